@@ -1,0 +1,217 @@
+//! Command-line face of the library: argument parsing, files and folders, the progress bar, exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use pianoscribe::audio::{AudioFile, PcmSource};
+use pianoscribe::{metrics, midi, Error, Flow, Progress, TranscribeOptions, Transcriber};
+
+/// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
+static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
+
+const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga"];
+
+#[derive(Parser)]
+#[command(name = "pianoscribe", version, about = "Piano transcription: audio in, MIDI out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transcribe an audio file (WAV, FLAC, MP3, OGG/Vorbis) to MIDI, or every audio file in a folder.
+    Transcribe {
+        /// Audio file, or a folder of audio files.
+        input: PathBuf,
+        /// Output .mid file (for a file) or folder (for a folder).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Extend notes while the sustain pedal is held (the Onsets & Frames convention).
+        #[arg(long)]
+        pedal_extend: bool,
+        /// Leave sustain and soft pedal events out of the MIDI file.
+        #[arg(long)]
+        no_pedals: bool,
+        /// Also write the notes as a table (onset, offset, pitch, velocity) next to each MIDI file.
+        #[arg(long)]
+        tsv: bool,
+        /// Use this model bundle instead of the built-in one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Score transcriptions against references, as mir_eval does (files or folders matched by file stem).
+    Eval {
+        /// Estimated transcription(s): MIDI or note tables.
+        est: PathBuf,
+        /// Reference transcription(s): MIDI or note tables.
+        reference: PathBuf,
+        /// Write all scores as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Onset tolerance in seconds.
+        #[arg(long, default_value_t = metrics::EvalOptions::default().onset_tolerance)]
+        onset_tolerance: f64,
+        /// Extend the reference's notes by its sustain pedal.
+        #[arg(long)]
+        pedal_extend_ref: bool,
+        /// Extend the estimate's notes by its sustain pedal.
+        #[arg(long)]
+        pedal_extend_est: bool,
+    },
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Transcribe { input, output, pedal_extend, no_pedals, tsv, model, threads } => {
+            let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals };
+            transcribe(&input, &output, options, tsv, model.as_deref(), threads)
+        }
+        Command::Eval { est, reference, json, onset_tolerance, pedal_extend_ref, pedal_extend_est } => {
+            let options = metrics::EvalOptions { onset_tolerance, pedal_extend_ref, pedal_extend_est, ..Default::default() };
+            eval(&est, &reference, json.as_deref(), &options)
+        }
+    };
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            1
+        }
+    }
+}
+
+fn setup_threads(threads: Option<usize>) {
+    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    // One pool serves the decoder and tract's matrix products.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    if n > 1 {
+        tract_linalg::multithread::set_default_executor(tract_linalg::multithread::Executor::RayonGlobal);
+    }
+}
+
+fn transcribe(
+    input: &Path,
+    output: &Path,
+    options: TranscribeOptions,
+    tsv: bool,
+    model: Option<&Path>,
+    threads: Option<usize>,
+) -> Result<(), String> {
+    setup_threads(threads);
+    let bytes = match model {
+        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?,
+        None => DEFAULT_MODEL.to_vec(),
+    };
+    let what = model.map_or("built-in model".to_string(), |p| p.display().to_string());
+    let engine = Transcriber::from_bytes(&bytes).map_err(|e| format!("{what}: {e}"))?;
+    if input.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+            .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_audio(p))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(format!("no audio files ({}) in {}", AUDIO_EXTENSIONS.join(", "), input.display()));
+        }
+        std::fs::create_dir_all(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+        let mut failed = 0;
+        for (i, f) in files.iter().enumerate() {
+            let stem = f.file_stem().unwrap_or_default();
+            let out = output.join(stem).with_extension("mid");
+            eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
+            if let Err(e) = transcribe_file(&engine, f, &out, options, tsv) {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+        if failed > 0 {
+            return Err(format!("{failed} of {} files failed", files.len()));
+        }
+        Ok(())
+    } else {
+        transcribe_file(&engine, input, output, options, tsv)
+    }
+}
+
+fn is_audio(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn transcribe_file(
+    engine: &Transcriber,
+    input: &Path,
+    output: &Path,
+    options: TranscribeOptions,
+    tsv: bool,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let mut source = AudioFile::open(input).map_err(|e| e.to_string())?;
+    let duration = source.total_frames().map(|f| f as f64 / source.sample_rate() as f64);
+    let tty = std::io::stderr().is_terminal();
+    let mut show = |p: &Progress| {
+        if tty {
+            let frac = p.fraction.unwrap_or(0.0);
+            let width = 30;
+            let filled = (frac * width as f64).round() as usize;
+            eprint!(
+                "\r  [{}{}] {:5.1}%  {:.0} s of audio, {:.0} s elapsed ",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                frac * 100.0,
+                p.seconds_done.min(duration.unwrap_or(f64::MAX)),
+                started.elapsed().as_secs_f64()
+            );
+            let _ = std::io::stderr().flush();
+        }
+        Flow::Continue
+    };
+    let result = engine.transcribe(&mut source, options, &mut show);
+    if tty {
+        eprintln!();
+    }
+    let t = result.map_err(|e| match e {
+        Error::NoAudio { .. } => format!("{}: the file contains no audio samples", input.display()),
+        e => e.to_string(),
+    })?;
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(output, midi::write(&t)).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    if tsv {
+        let table = output.with_extension("tsv");
+        std::fs::write(&table, pianoscribe::notes::write_note_table(&t.notes))
+            .map_err(|e| format!("cannot write {}: {e}", table.display()))?;
+    }
+    eprintln!(
+        "  {} notes, {} pedal events -> {} ({:.1} s{})",
+        t.notes.len(),
+        t.pedals.len(),
+        output.display(),
+        started.elapsed().as_secs_f64(),
+        duration.map_or(String::new(), |d| format!(", {:.2} x real time", started.elapsed().as_secs_f64() / d.max(1e-9)))
+    );
+    Ok(())
+}
+
+fn eval(est: &Path, reference: &Path, json: Option<&Path>, options: &metrics::EvalOptions) -> Result<(), String> {
+    let report = metrics::evaluate_paths(est, reference, options).map_err(|e| e.to_string())?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", report.table());
+    if let Some(path) = json {
+        std::fs::write(path, report.json()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if report.pieces.is_empty() {
+        return Err("no piece has both an estimate and a reference".into());
+    }
+    Ok(())
+}

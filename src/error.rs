@@ -1,0 +1,62 @@
+//! One error type for the library; each face (CLI, wasm) converts it once.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("{path}: the file is empty (0 bytes)")]
+    EmptyFile { path: PathBuf },
+
+    #[error("{what}: not a supported audio file ({detail}); expected WAV, FLAC, MP3 or OGG/Vorbis")]
+    UnsupportedFormat { what: String, detail: String },
+
+    #[error("{what}: the audio data is corrupt or truncated ({detail})")]
+    CorruptAudio { what: String, detail: String },
+
+    #[error("{what}: the file contains no audio samples")]
+    NoAudio { what: String },
+
+    #[error("sample rate {rate} Hz is not supported; expected {min} to {max} Hz")]
+    SampleRate { rate: u32, min: u32, max: u32 },
+
+    #[error("{channels} audio channels are not supported; expected 1 to {max}")]
+    Channels { channels: usize, max: usize },
+
+    #[error("channel {channel} has {actual} samples but channel 0 has {expected}; all channels must be the same length")]
+    ChannelLength { channel: usize, expected: usize, actual: usize },
+
+    #[error("the audio contains non-finite samples (NaN or infinity) at channel {channel}, sample {index}")]
+    NonFinite { channel: usize, index: usize },
+
+    #[error("not a pianoscribe model file: {0}")]
+    ModelFormat(String),
+
+    #[error("the model file is damaged: {0}; download or convert it again")]
+    ModelCorrupt(String),
+
+    #[error("the model does not match what this version expects: {0}")]
+    ModelMismatch(String),
+
+    #[error("model inference failed: {0}")]
+    Inference(String),
+
+    #[error("cannot read MIDI {what}: {detail}")]
+    Midi { what: String, detail: String },
+
+    #[error("cannot read note table {what}, line {line}: {detail}")]
+    NoteTable { what: String, line: usize, detail: String },
+
+    #[error("transcription cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,21 @@
+//! pianoscribe: piano transcription (audio in, MIDI out), natively or in the browser.
+//!
+//! Data flows one way: [`audio`] (decode, resample) -> [`features`] (STFT, mel) -> [`model`] (tract) ->
+//! [`decode`] (notes from model outputs) -> [`midi`]. [`pipeline`] drives them segment by segment;
+//! [`metrics`] scores transcriptions mir_eval's way.
+
+pub mod audio;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod features;
+pub mod metrics;
+pub mod midi;
+pub mod model;
+pub mod notes;
+pub mod pipeline;
+
+pub use config::{ModelConfig, TranscribeOptions};
+pub use error::{Error, Result};
+pub use notes::{Note, Pedal, PedalKind, Transcription};
+pub use pipeline::{Flow, Progress, Transcriber};

@@ -1,0 +1,262 @@
+//! The model boundary: reads a pianoscribe model bundle (header JSON + ONNX graphs) from bytes and runs it
+//! with tract. This is the only module that imports tract; its types do not leak out.
+//!
+//! Bundle layout (written by tools/convert/convert.py):
+//! `b"PSCBNDL1"`, u32 LE header length, header JSON (the [`ModelConfig`] plus `parts`: name, bytes, crc32),
+//! then the parts' bytes in order.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tract_onnx::prelude::*;
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use crate::features::Features;
+
+const MAGIC: &[u8; 8] = b"PSCBNDL1";
+
+#[derive(Deserialize)]
+struct Part {
+    name: String,
+    bytes: usize,
+    crc32: u32,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(flatten)]
+    config: ModelConfig,
+    parts: Vec<Part>,
+}
+
+/// A parsed bundle: the model's numbers and its named ONNX graphs.
+struct Bundle<'a> {
+    config: ModelConfig,
+    parts: Vec<(String, &'a [u8])>,
+}
+
+impl<'a> Bundle<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err(Error::ModelFormat(format!(
+                "expected a bundle starting with {:?} ({} bytes read)",
+                String::from_utf8_lossy(MAGIC),
+                bytes.len()
+            )));
+        }
+        let header_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let header_bytes = bytes
+            .get(12..12 + header_len)
+            .ok_or_else(|| Error::ModelCorrupt(format!("header of {header_len} bytes is cut off")))?;
+        let header: Header = serde_json::from_slice(header_bytes)
+            .map_err(|e| Error::ModelCorrupt(format!("header is not valid: {e}")))?;
+        let mut offset = 12 + header_len;
+        let mut parts = vec![];
+        for p in &header.parts {
+            let blob = bytes.get(offset..offset + p.bytes).ok_or_else(|| {
+                Error::ModelCorrupt(format!(
+                    "part '{}' needs {} bytes at offset {offset} but the file has {}",
+                    p.name,
+                    p.bytes,
+                    bytes.len()
+                ))
+            })?;
+            let crc = crc32(blob);
+            if crc != p.crc32 {
+                return Err(Error::ModelCorrupt(format!(
+                    "checksum of part '{}' is {crc:08x}, expected {:08x}",
+                    p.name, p.crc32
+                )));
+            }
+            parts.push((p.name.clone(), blob));
+            offset += p.bytes;
+        }
+        if offset != bytes.len() {
+            return Err(Error::ModelCorrupt(format!("{} unexpected bytes after the last part", bytes.len() - offset)));
+        }
+        header.config.validate()?;
+        Ok(Bundle { config: header.config, parts })
+    }
+
+    fn part(&self, name: &str) -> Result<&'a [u8]> {
+        self.parts
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| *b)
+            .ok_or_else(|| Error::ModelMismatch(format!("the bundle has no '{name}' graph")))
+    }
+}
+
+/// Reads only the model's numbers from a bundle (checksums included), without building the network.
+pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
+    Ok(Bundle::parse(bytes)?.config)
+}
+
+/// Network outputs for one segment, per track (`tracks` x `frames`), row-major.
+#[derive(Debug, Clone)]
+pub struct SegmentOutput {
+    pub tracks: usize,
+    pub frames: usize,
+    pub dim: usize,
+    /// Interval query vectors `[track][frame][dim]`, already divided by sqrt(dim).
+    pub q: Vec<f32>,
+    /// Interval key vectors `[track][frame][dim]`.
+    pub k: Vec<f32>,
+    /// Single-frame interval scores `[track][frame]`.
+    pub d: Vec<f32>,
+    /// Attribute context `[track][frame][dim]`.
+    pub ctx: Vec<f32>,
+}
+
+impl SegmentOutput {
+    pub fn row<'s>(&self, v: &'s [f32], track: usize, frame: usize) -> &'s [f32] {
+        &v[(track * self.frames + frame) * self.dim..][..self.dim]
+    }
+}
+
+/// Logits for a batch of decoded intervals.
+#[derive(Debug, Clone)]
+pub struct Attributes {
+    /// `[interval][velocities]`
+    pub velocity_logits: Vec<f32>,
+    /// `[interval][4]`: onset refine, offset refine, onset presence, offset presence.
+    pub refine_logits: Vec<f32>,
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded Transkun-family model, ready to run segments.
+pub struct TranskunModel {
+    config: ModelConfig,
+    backbone: Plan,
+    heads: Plan,
+}
+
+fn inference(context: &str) -> impl FnOnce(TractError) -> Error + '_ {
+    move |e| Error::Inference(format!("{context}: {e:#}"))
+}
+
+fn load_graph(bytes: &[u8], name: &str, inputs: impl Fn(&InferenceModel) -> Vec<TypedFact>) -> Result<Plan> {
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::ModelCorrupt(format!("graph '{name}' is not valid ONNX: {e}")))?;
+    let mut model = onnx
+        .model_for_proto_model(&proto)
+        .map_err(|e| Error::ModelMismatch(format!("graph '{name}' cannot be loaded: {e:#}")))?;
+    for (i, fact) in inputs(&model).into_iter().enumerate() {
+        model = model
+            .with_input_fact(i, fact.into())
+            .map_err(|e| Error::ModelMismatch(format!("graph '{name}' input {i}: {e:#}")))?;
+    }
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| Error::ModelMismatch(format!("graph '{name}' cannot be optimised: {e:#}")))
+}
+
+impl TranskunModel {
+    /// Loads a bundle from bytes (no filesystem needed, so the browser can use it too).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bundle = Bundle::parse(bytes)?;
+        let cfg = bundle.config.clone();
+        let feats = f32::fact([1, cfg.frames_per_segment, cfg.mel.n_mels, cfg.n_windows()]);
+        let backbone = load_graph(bundle.part("backbone")?, "backbone", |_| vec![feats.clone()])?;
+        let heads = load_graph(bundle.part("heads")?, "heads", |m| {
+            let ctx = f32::fact(&[TDim::Sym(m.sym("n")), cfg.context_size.into()]);
+            vec![ctx.clone(), ctx]
+        })?;
+        Ok(TranskunModel { config: cfg, backbone, heads })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Runs the network on one segment's features.
+    pub fn run_segment(&self, feats: &Features) -> Result<SegmentOutput> {
+        let cfg = &self.config;
+        let input = Tensor::from_shape(&[1, feats.frames, feats.mels, feats.windows], &feats.data)
+            .map_err(inference("features"))?;
+        let outputs = self.backbone.run(tvec!(input.into())).map_err(inference("backbone"))?;
+        let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
+        let take = |i: usize, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = &outputs[i];
+            if t.shape() != shape {
+                return Err(Error::ModelMismatch(format!(
+                    "backbone output {i} has shape {:?}, expected {shape:?}",
+                    t.shape()
+                )));
+            }
+            Ok(t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference("output"))?)
+        };
+        if outputs.len() != 4 {
+            return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));
+        }
+        Ok(SegmentOutput {
+            tracks,
+            frames,
+            dim,
+            q: take(0, &[tracks, frames, dim])?,
+            k: take(1, &[tracks, frames, dim])?,
+            d: take(2, &[tracks, frames])?,
+            ctx: take(3, &[tracks, frames, dim])?,
+        })
+    }
+
+    /// Velocity and endpoint-refinement logits for intervals given by their begin and end context rows
+    /// (`n` rows of `context_size` each).
+    pub fn attributes(&self, ctx_begin: &[f32], ctx_end: &[f32]) -> Result<Attributes> {
+        let dim = self.config.context_size;
+        let n = ctx_begin.len() / dim;
+        if n == 0 {
+            return Ok(Attributes { velocity_logits: vec![], refine_logits: vec![] });
+        }
+        let b = Tensor::from_shape(&[n, dim], ctx_begin).map_err(inference("ctx_begin"))?;
+        let e = Tensor::from_shape(&[n, dim], ctx_end).map_err(inference("ctx_end"))?;
+        let out = self.heads.run(tvec!(b.into(), e.into())).map_err(inference("heads"))?;
+        let get = |i: usize, width: usize| -> Result<Vec<f32>> {
+            let t = &out[i];
+            if t.shape() != [n, width] {
+                return Err(Error::ModelMismatch(format!("heads output {i} has shape {:?}", t.shape())));
+            }
+            Ok(t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference("heads output"))?)
+        };
+        Ok(Attributes { velocity_logits: get(0, self.config.velocities)?, refine_logits: get(1, 4)? })
+    }
+}
+
+/// CRC-32 (IEEE), as Python's zlib.crc32, for the bundle's integrity check.
+fn crc32(data: &[u8]) -> u32 {
+    let mut table = [0u32; 256];
+    for (i, t) in table.iter_mut().enumerate() {
+        let mut c = i as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+        *t = c;
+    }
+    !data.iter().fold(!0u32, |c, &b| table[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_matches_zlib() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn rejects_non_bundles() {
+        assert!(matches!(TranskunModel::from_bytes(b"RIFF....WAVEfmt "), Err(Error::ModelFormat(_))));
+        assert!(matches!(TranskunModel::from_bytes(b""), Err(Error::ModelFormat(_))));
+        let mut truncated = MAGIC.to_vec();
+        truncated.extend_from_slice(&100u32.to_le_bytes());
+        truncated.extend_from_slice(b"{}");
+        assert!(matches!(TranskunModel::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
+    }
+}

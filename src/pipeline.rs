@@ -1,0 +1,169 @@
+//! The engine: PCM in, transcription out, one segment at a time. Memory stays bounded by a segment's worth
+//! of audio and network outputs, whatever the length of the recording.
+
+use crate::audio::{PcmSource, Resampler};
+use crate::config::{ModelConfig, TranscribeOptions};
+use crate::decode::{decode_segment, to_transcription, Stitcher};
+use crate::error::{Error, Result};
+use crate::features::FrontEnd;
+use crate::model::TranskunModel;
+use crate::notes::{extend_with_sustain, Note, Transcription};
+
+/// Reported after each segment.
+pub struct Progress<'a> {
+    /// Fraction of the work done, 0..=1, when the length of the input is known.
+    pub fraction: Option<f64>,
+    /// Seconds of the recording whose segments are done.
+    pub seconds_done: f64,
+    pub segments_done: usize,
+    pub segments_total: Option<usize>,
+    stitcher: &'a Stitcher,
+}
+
+impl Progress<'_> {
+    /// Notes found so far (the latest ones may still be revised by the next segment).
+    pub fn notes_so_far(&self) -> Vec<Note> {
+        let events: Vec<_> = self.stitcher.provisional().copied().collect();
+        to_transcription(&events).notes
+    }
+}
+
+/// What the progress callback asks for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Cancel,
+}
+
+/// A loaded model with its front-end, ready to transcribe any number of recordings.
+pub struct Transcriber {
+    model: TranskunModel,
+    front: FrontEnd,
+}
+
+impl Transcriber {
+    pub fn new(model: TranskunModel) -> Self {
+        let front = FrontEnd::new(model.config());
+        Transcriber { model, front }
+    }
+
+    pub fn from_bytes(model_bytes: &[u8]) -> Result<Self> {
+        Ok(Self::new(TranskunModel::from_bytes(model_bytes)?))
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        self.model.config()
+    }
+
+    /// Number of segments for a recording of `frames` samples at `rate` Hz.
+    pub fn segments_for(&self, frames: u64, rate: u32) -> usize {
+        let cfg = self.config();
+        let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
+        (resampled + 2 * cfg.pad_samples()).div_ceil(cfg.step_samples())
+    }
+
+    pub fn transcribe(
+        &self,
+        source: &mut dyn PcmSource,
+        options: TranscribeOptions,
+        on_progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<Transcription> {
+        let cfg = self.config();
+        let channels = source.channels();
+        crate::audio::check_format(source.sample_rate(), channels)?;
+        let (seg, step, pad) = (cfg.segment_samples(), cfg.step_samples(), cfg.pad_samples());
+        let total = source.total_frames().map(|f| self.segments_for(f, source.sample_rate()));
+        let mut resampler = Resampler::new(source.sample_rate(), cfg.sample_rate, channels);
+        let mut run = SegmentRunner { t: self, stitcher: Stitcher::new(cfg), done: 0, total };
+        // The padded signal from the current segment's start on.
+        let mut buf: Vec<Vec<f32>> = vec![vec![0.0; pad]; channels];
+        let mut received = 0u64;
+        let append = |buf: &mut Vec<Vec<f32>>, chunk: Vec<Vec<f32>>| {
+            for (b, c) in buf.iter_mut().zip(chunk) {
+                b.extend_from_slice(&c);
+            }
+        };
+        while let Some(chunk) = source.next_chunk()? {
+            check_chunk(&chunk, channels, received)?;
+            received += chunk[0].len() as u64;
+            append(&mut buf, resampler.process(&chunk));
+            while buf[0].len() >= seg {
+                run.segment(&buf, seg, on_progress)?;
+                buf.iter_mut().for_each(|b| drop(b.drain(..step)));
+            }
+        }
+        if received == 0 {
+            return Err(Error::NoAudio { what: "the input".into() });
+        }
+        append(&mut buf, resampler.finish());
+        buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
+        while !buf[0].is_empty() {
+            run.segment(&buf, seg, on_progress)?;
+            buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
+        }
+        let mut t = to_transcription(&run.stitcher.finish());
+        if options.pedal_extend {
+            t.notes = extend_with_sustain(&t.notes, &t.pedals);
+        }
+        if !options.include_pedals {
+            t.pedals.clear();
+        }
+        Ok(t)
+    }
+}
+
+struct SegmentRunner<'t> {
+    t: &'t Transcriber,
+    stitcher: Stitcher,
+    done: usize,
+    total: Option<usize>,
+}
+
+impl SegmentRunner<'_> {
+    /// Runs the segment at the start of `buf` (zero-padded to `seg` samples if shorter).
+    fn segment(&mut self, buf: &[Vec<f32>], seg: usize, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+        let cfg = self.t.config();
+        let segment: Vec<Vec<f32>> = buf
+            .iter()
+            .map(|b| {
+                let mut s = b[..seg.min(b.len())].to_vec();
+                s.resize(seg, 0.0);
+                s
+            })
+            .collect();
+        let feats = self.t.front.process(&segment);
+        let out = self.t.model.run_segment(&feats)?;
+        let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
+        let start = self.done * cfg.step_samples();
+        let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
+        self.stitcher.push(begin_time, events);
+        self.done += 1;
+        let progress = Progress {
+            fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
+            seconds_done: (begin_time + cfg.segment_hop_seconds).max(0.0),
+            segments_done: self.done,
+            segments_total: self.total,
+            stitcher: &self.stitcher,
+        };
+        match on_progress(&progress) {
+            Flow::Continue => Ok(()),
+            Flow::Cancel => Err(Error::Cancelled),
+        }
+    }
+}
+
+fn check_chunk(chunk: &[Vec<f32>], channels: usize, offset: u64) -> Result<()> {
+    if chunk.len() != channels {
+        return Err(Error::Channels { channels: chunk.len(), max: channels });
+    }
+    let expected = chunk[0].len();
+    for (channel, c) in chunk.iter().enumerate() {
+        if c.len() != expected {
+            return Err(Error::ChannelLength { channel, expected, actual: c.len() });
+        }
+        if let Some(i) = c.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite { channel, index: offset as usize + i });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use pianoscribe::Transcriber;
+
+pub fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Test data lives in ../shared beside the repository (read-only).
+pub fn shared(rel: &str) -> PathBuf {
+    let p = repo("../shared").join(rel);
+    assert!(p.exists(), "test data {} is missing: ../shared must sit beside the repository", p.display());
+    p
+}
+
+pub fn model_bytes() -> Vec<u8> {
+    std::fs::read(repo("models/transkun-v2.pscb")).expect("models/transkun-v2.pscb")
+}
+
+/// One engine per test binary: loading and optimising the network takes seconds.
+pub fn engine() -> &'static Transcriber {
+    static ENGINE: OnceLock<Transcriber> = OnceLock::new();
+    ENGINE.get_or_init(|| Transcriber::from_bytes(&model_bytes()).expect("the shipped model loads"))
+}
+
+/// A 16-bit PCM WAV file in memory.
+pub fn wav_bytes(rate: u32, channels: &[Vec<f32>]) -> Vec<u8> {
+    let n = channels.first().map_or(0, |c| c.len());
+    let ch = channels.len() as u16;
+    let data_len = (n * channels.len() * 2) as u32;
+    let mut v = vec![];
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&ch.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * ch as u32 * 2).to_le_bytes());
+    v.extend_from_slice(&(ch * 2).to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..n {
+        for c in channels {
+            v.extend_from_slice(&((c[i].clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes());
+        }
+    }
+    v
+}

@@ -1,0 +1,296 @@
+"""Convert the pretrained Transkun V2 checkpoint (PyPI `transkun==2.0.1`, MIT) into a pianoscribe model bundle.
+
+The bundle is one file: a small JSON header (the model's numbers, read by the Rust code: nothing is copied into
+Rust literals) followed by two ONNX graphs:
+  * backbone: feats [1, T, n_mels, n_windows] -> q, k [tracks, T, 256] (q already divided by sqrt(256)),
+    d [tracks, T] (interval diagonal score), ctx [tracks, T, 256] (attribute context);
+  * heads: ctx_begin, ctx_end [N, 256] -> velocity logits [N, 128], offset/presence logits [N, 4].
+The 90x691x691 score tensor is never materialised: the Rust decoder scores intervals from q and k.
+
+Weights are stored compactly (int8 per output channel, or fp16 for the layers whose errors flip decoder
+decisions) as standard DequantizeLinear / Cast nodes over constant initializers, and computed in f32.
+
+Usage: python convert.py --out models/transkun-v2.pscb [--fixtures tests/fixtures]
+"""
+import argparse
+import hashlib
+import io
+import json
+import math
+import os
+import struct
+import sys
+import zlib
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper, helper, TensorProto
+
+MAGIC = b"PSCBNDL1"
+OPSET = 17
+
+# Module-name prefixes whose weights stay fp16 rather than int8 (see ../shared/docs/transkun-v2.md: the decoder's
+# hard decisions are sensitive to ~1-2 % error in these).
+FP16_PREFIXES = ("backbone.upConv1dSkip", "scorer.map", "backbone.encoderLayers.5")
+
+
+def load_transkun():
+    import moduleconf
+    import importlib.resources as res
+
+    pkg = res.files("transkun") / "pretrained"
+    conf_manager = moduleconf.parseFromFile(str(pkg / "2.0.conf"))
+    TransKun = conf_manager["Model"].module.TransKun
+    conf = conf_manager["Model"].config
+    ckpt = torch.load(str(pkg / "2.0.pt"), map_location="cpu")
+    state = ckpt["best_state_dict"] if "best_state_dict" in ckpt else ckpt["state_dict"]
+    model = TransKun(conf=conf)
+    model.load_state_dict(state, strict=False)
+    model.eval()
+    model.backbone.useGradientCheckpoint = False
+    ckpt_sha = hashlib.sha256((pkg / "2.0.pt").read_bytes()).hexdigest()
+    return model, conf, ckpt_sha
+
+
+class BackboneNet(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.backbone = model.backbone
+        self.scorer = model.scorer
+        self.register_buffer("pitches", torch.tensor(model.targetMIDIPitch))
+
+    def forward(self, feats):
+        ctx = self.backbone(feats, outputIndices=self.pitches)  # [1, P, T, D]
+        size = self.scorer.size * self.scorer.expansionFactor
+        q, k, d = self.scorer.map(ctx).split([size, size, 1], dim=-1)
+        q = q / math.sqrt(q.shape[-1])
+        return q[0], k[0], d[0, :, :, 0], ctx[0]
+
+
+class HeadsNet(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.velocity = model.velocityPredictor
+        self.refined = model.refinedOFPredictor
+
+    def forward(self, ctx_begin, ctx_end):
+        attr = torch.cat([ctx_begin, ctx_end, ctx_begin * ctx_end], dim=-1)
+        return self.velocity(attr), self.refined(attr)
+
+
+def export(module, args, names_in, names_out, dynamic_axes=None):
+    buf = io.BytesIO()
+    torch.onnx.export(module, args, buf, opset_version=OPSET, dynamo=False, input_names=names_in,
+                      output_names=names_out, dynamic_axes=dynamic_axes, do_constant_folding=True)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def module_of_node(node_name):
+    # "/backbone/encoderLayers.5/fnnBlockT/module/module.0/MatMul" -> "backbone.encoderLayers.5.fnnBlockT..."
+    return node_name.strip("/").replace("/", ".")
+
+
+def compact_weights(model, min_size=1024):
+    """Replace large f32 weight initializers by int8 (per output channel) or fp16 storage plus a dequantizing
+    node. Returns a summary {kind: bytes}."""
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for pos, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node, pos))
+    summary = {"int8": 0, "fp16": 0, "f32": 0}
+    new_nodes = []
+    for name, init in list(inits.items()):
+        arr = numpy_helper.to_array(init)
+        uses = consumers.get(name, [])
+        if arr.dtype != np.float32 or arr.ndim < 2 or arr.size < min_size or not uses:
+            summary["f32"] += arr.nbytes
+            continue
+        node, pos = uses[0]
+        scope = module_of_node(node.name)
+        # Output-channel axis of the weight for its consumer.
+        if node.op_type == "MatMul" and pos == 1:
+            axis = arr.ndim - 1
+        elif node.op_type == "Gemm" and pos == 1:
+            trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+            axis = 0 if trans_b else 1
+        elif node.op_type == "Conv" and pos == 1:
+            axis = 0
+        elif node.op_type == "ConvTranspose" and pos == 1:
+            axis = 1
+        else:
+            axis = None  # not a weight of a linear op (e.g. a folded constant): keep it exact in fp16 at most
+        graph.initializer.remove(init)
+        if axis is None or scope.startswith(FP16_PREFIXES):
+            stored = name + "__f16"
+            graph.initializer.append(numpy_helper.from_array(arr.astype(np.float16), stored))
+            new_nodes.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT,
+                                              name=name + "__dequant"))
+            summary["fp16"] += arr.size * 2
+        else:
+            moved = np.moveaxis(arr, axis, 0).reshape(arr.shape[axis], -1)
+            scale = np.abs(moved).max(axis=1) / 127.0
+            scale[scale == 0] = 1.0
+            scale = scale.astype(np.float32)
+            shape = [1] * arr.ndim
+            shape[axis] = -1
+            q = np.clip(np.rint(arr / scale.reshape(shape)), -127, 127).astype(np.int8)
+            graph.initializer.append(numpy_helper.from_array(q, name + "__i8"))
+            graph.initializer.append(numpy_helper.from_array(scale, name + "__scale"))
+            new_nodes.append(helper.make_node("DequantizeLinear", [name + "__i8", name + "__scale"], [name],
+                                              axis=axis, name=name + "__dequant"))
+            summary["int8"] += arr.size + scale.nbytes
+    # Dequantizing nodes first keeps the graph topologically sorted.
+    all_nodes = new_nodes + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(all_nodes)
+    return summary
+
+
+def features_reference(model, audio):
+    """transkun's own front-end on one segment of mono audio (44.1 kHz): returns feats [T, n_mels, n_windows]."""
+    from transkun.Util import makeFrame
+    x = torch.from_numpy(audio).float()[None, None, :]  # [batch, channel, samples]
+    frames = makeFrame(x, model.hopSize, model.windowSize)
+    mean = torch.mean(frames, dim=[1, 2, 3], keepdim=True)
+    std = torch.std(frames, dim=[1, 2, 3], keepdim=True)
+    frames = (frames - mean) / (std + 1e-8)
+    feats = model.framewiseFeatureExtractor(frames).contiguous()
+    return feats.view(*feats.shape[-3:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--fixtures", help="folder for the front-end test fixture")
+    ap.add_argument("--weights", choices=["compact", "f32"], default="compact",
+                    help="compact (int8/fp16 storage, the shipped model) or f32 (for parity experiments)")
+    ap.add_argument("--fixture-audio", help="a 44.1 kHz-resampled excerpt source (any audio soundfile reads)")
+    args = ap.parse_args()
+
+    torch.manual_seed(0)
+    torch.set_grad_enabled(False)
+    model, conf, ckpt_sha = load_transkun()
+    import transkun
+    from importlib.metadata import version
+
+    fs = conf.fs
+    seg_samples = math.ceil(conf.segmentSizeInSecond * fs)
+    n_frames = math.ceil(seg_samples / conf.hopSize) + 1
+    n_win = conf.nExtraWins + 1
+    feats = torch.randn(1, n_frames, conf.n_mels, n_win) * 0.1 + 0.3
+
+    backbone = export(BackboneNet(model), (feats,), ["feats"], ["q", "k", "d", "ctx"])
+    heads = export(HeadsNet(model), (torch.randn(3, 256), torch.randn(3, 256)), ["ctx_begin", "ctx_end"],
+                   ["velocity_logits", "refine_logits"],
+                   dynamic_axes={"ctx_begin": {0: "n"}, "ctx_end": {0: "n"}, "velocity_logits": {0: "n"},
+                                 "refine_logits": {0: "n"}})
+
+    sizes = {"backbone": "f32", "heads": "f32"}
+    if args.weights == "compact":
+        sizes = {"backbone": compact_weights(backbone), "heads": compact_weights(heads)}
+    for m in (backbone, heads):
+        m.producer_name = "pianoscribe-convert"
+        m.doc_string = ""
+        for n in m.graph.node:
+            n.doc_string = ""
+        onnx.checker.check_model(m)
+
+    win_gen = model.framewiseFeatureExtractor.spectrogramExtractor.winGen
+    config = {
+        "family": "transkun-v2",
+        "provenance": {
+            "package": "transkun==" + version("transkun"),
+            "checkpoint": "transkun/pretrained/2.0.pt",
+            "checkpoint_sha256": ckpt_sha,
+            "licence": "MIT (transkun, Yujia Yan); see models/LICENSE-transkun",
+            "converter": "tools/convert/run.sh",
+            "torch": torch.__version__,
+            "weights": ("int8 per output channel, fp16 for " + ", ".join(FP16_PREFIXES) + "; f32 compute")
+            if args.weights == "compact" else "f32",
+        },
+        "sample_rate": fs,
+        "hop": conf.hopSize,
+        "window": conf.windowSize,
+        "segment_seconds": conf.segmentSizeInSecond,
+        "segment_hop_seconds": conf.segmentHopSizeInSecond,
+        "frames_per_segment": n_frames,
+        "mel": {"f_min": conf.f_min, "f_max": conf.f_max, "n_mels": conf.n_mels, "scale": "htk",
+                "norm": None, "log_eps": model.framewiseFeatureExtractor.eps},
+        "gain_eps": 1e-8,
+        "gaussian_windows": {"center_logits": win_gen.center.tolist(), "sigma_logits": win_gen.sigma.tolist()},
+        "tracks": model.targetMIDIPitch,
+        "context_size": 256,
+        "refine": {"scale": 0.99, "clamp": 0.5},
+        "velocities": 128,
+    }
+
+    parts = []
+    for name, m in (("backbone", backbone), ("heads", heads)):
+        blob = m.SerializeToString()
+        parts.append((name, blob))
+    header = dict(config)
+    header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
+    header_bytes = json.dumps(header, indent=1, sort_keys=True).encode()
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "wb") as f:
+        f.write(MAGIC)
+        f.write(struct.pack("<I", len(header_bytes)))
+        f.write(header_bytes)
+        for _, blob in parts:
+            f.write(blob)
+    total = os.path.getsize(args.out)
+    sha = hashlib.sha256(open(args.out, "rb").read()).hexdigest()
+    print(f"wrote {args.out}: {total/1e6:.2f} MB, sha256 {sha}")
+    print("weight storage bytes:", json.dumps(sizes))
+
+    # Check the compact model against the f32 PyTorch network on real features.
+    import onnxruntime as ort
+    ref = BackboneNet(model)(feats)
+    sess = ort.InferenceSession(backbone.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"feats": feats.numpy()})
+    for nm, a, b in zip(["q", "k", "d", "ctx"], ref, got):
+        err = np.abs(a.numpy() - b).max() / (np.abs(a.numpy()).max() + 1e-12)
+        print(f"  {nm}: max rel err of compact weights vs f32 torch = {err:.4f}")
+
+    if args.fixtures and args.fixture_audio:
+        write_fixture(model, conf, args.fixtures, args.fixture_audio)
+
+
+FIXTURE_FRAMES = [0, 344, 345, 400, 500, 515, 690]
+
+
+def write_fixture(model, conf, folder, audio_path):
+    """Front-end reference values for the Rust tests: transkun's own features for the first segment of a real
+    44.1 kHz stereo recording (8 s of leading padding, then the audio), as the transcriber builds it."""
+    from scipy.io import wavfile
+    from transkun.Util import makeFrame
+
+    rate, pcm = wavfile.read(audio_path)
+    assert rate == conf.fs and pcm.dtype == np.int16, "the fixture needs 16-bit audio at the model rate"
+    x = torch.from_numpy(pcm.astype(np.float32) / 32768.0).t()  # [channels, samples]
+    pad = math.ceil((conf.segmentSizeInSecond - conf.segmentHopSizeInSecond) * conf.fs)
+    seg = math.ceil(conf.segmentSizeInSecond * conf.fs)
+    x = torch.nn.functional.pad(x, (pad, pad))[:, :seg]
+    x = torch.nn.functional.pad(x, (0, seg - x.shape[-1]))
+    frames = makeFrame(x.unsqueeze(0), model.hopSize, model.windowSize)
+    mean = torch.mean(frames, dim=[1, 2, 3], keepdim=True)
+    std = torch.std(frames, dim=[1, 2, 3], keepdim=True)
+    frames = (frames - mean) / (std + 1e-8)
+    feats = model.framewiseFeatureExtractor(frames)[0, 0]  # [T, mels, windows]
+    fixture = {
+        "source": os.path.basename(audio_path),
+        "what": "transkun MelSpectrum features of the first segment (8 s zeros + audio), stereo",
+        "frames": {str(t): feats[t].flatten().tolist() for t in FIXTURE_FRAMES},
+        "frame_means": feats.mean(dim=[1, 2]).tolist(),
+    }
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "frontend.json"), "w") as f:
+        json.dump(fixture, f)
+    print("wrote", os.path.join(folder, "frontend.json"))
+
+
+if __name__ == "__main__":
+    main()
