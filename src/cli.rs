@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::{metrics, midi, Error, Flow, Progress, TranscribeOptions, Transcriber};
+use pianoscribe::{metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber};
 
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
@@ -44,6 +44,9 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Print where the time went (front-end, network, decoding).
+        #[arg(long)]
+        profile: bool,
     },
     /// Score transcriptions against references, as mir_eval does (files or folders matched by file stem).
     Eval {
@@ -68,16 +71,19 @@ enum Command {
 
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Transcribe { input, output, pedal_extend, no_pedals, tsv, model, threads } => {
+    // A bug in a decoder must not end in a stack trace: report it as one error line instead.
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = guarded(Path::new("pianoscribe"), || match cli.command {
+        Command::Transcribe { input, output, pedal_extend, no_pedals, tsv, model, threads, profile } => {
             let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals };
-            transcribe(&input, &output, options, tsv, model.as_deref(), threads)
+            let out = Output { tsv, profile };
+            transcribe(&input, &output, options, out, model.as_deref(), threads)
         }
         Command::Eval { est, reference, json, onset_tolerance, pedal_extend_ref, pedal_extend_est } => {
             let options = metrics::EvalOptions { onset_tolerance, pedal_extend_ref, pedal_extend_est, ..Default::default() };
             eval(&est, &reference, json.as_deref(), &options)
         }
-    };
+    });
     match result {
         Ok(()) => 0,
         Err(msg) => {
@@ -96,11 +102,18 @@ fn setup_threads(threads: Option<usize>) {
     }
 }
 
+/// What to write besides the MIDI file.
+#[derive(Clone, Copy)]
+struct Output {
+    tsv: bool,
+    profile: bool,
+}
+
 fn transcribe(
     input: &Path,
     output: &Path,
     options: TranscribeOptions,
-    tsv: bool,
+    out: Output,
     model: Option<&Path>,
     threads: Option<usize>,
 ) -> Result<(), String> {
@@ -125,9 +138,9 @@ fn transcribe(
         let mut failed = 0;
         for (i, f) in files.iter().enumerate() {
             let stem = f.file_stem().unwrap_or_default();
-            let out = output.join(stem).with_extension("mid");
+            let dest = output.join(stem).with_extension("mid");
             eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
-            if let Err(e) = transcribe_file(&engine, f, &out, options, tsv) {
+            if let Err(e) = guarded(f, || transcribe_file(&engine, f, &dest, options, out)) {
                 eprintln!("error: {e}");
                 failed += 1;
             }
@@ -137,8 +150,16 @@ fn transcribe(
         }
         Ok(())
     } else {
-        transcribe_file(&engine, input, output, options, tsv)
+        guarded(input, || transcribe_file(&engine, input, output, options, out))
     }
+}
+
+/// Runs `f`, turning a panic (a bug, never expected) into an error message that names the input.
+fn guarded(input: &Path, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+        Err(format!("{}: internal error ({}); please report it with this file", input.display(), what.unwrap_or_default()))
+    })
 }
 
 fn is_audio(p: &Path) -> bool {
@@ -150,13 +171,15 @@ fn transcribe_file(
     input: &Path,
     output: &Path,
     options: TranscribeOptions,
-    tsv: bool,
+    out: Output,
 ) -> Result<(), String> {
     let started = Instant::now();
     let mut source = AudioFile::open(input).map_err(|e| e.to_string())?;
     let duration = source.total_frames().map(|f| f as f64 / source.sample_rate() as f64);
     let tty = std::io::stderr().is_terminal();
+    let mut stages = StageSeconds::default();
     let mut show = |p: &Progress| {
+        stages = p.stage_seconds;
         if tty {
             let frac = p.fraction.unwrap_or(0.0);
             let width = 30;
@@ -185,7 +208,13 @@ fn transcribe_file(
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(output, midi::write(&t)).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
-    if tsv {
+    if out.profile {
+        eprintln!(
+            "  time: front-end {:.1} s, network {:.1} s, decoding {:.1} s",
+            stages.features, stages.network, stages.decode
+        );
+    }
+    if out.tsv {
         let table = output.with_extension("tsv");
         std::fs::write(&table, pianoscribe::notes::write_note_table(&t.notes))
             .map_err(|e| format!("cannot write {}: {e}", table.display()))?;

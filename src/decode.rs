@@ -294,9 +294,10 @@ mod tests {
 
     #[test]
     fn hand_checked_single_note() {
-        // dim 1: q = k = 1 on frames 1..=3 gives interval (1,3) a score of 2 (1 * 1 * 2); all else negative.
-        let q = [0.0, 1.0, 1.0, 1.0, 0.0];
-        let k = [0.0, 1.0, 1.0, 1.0, 0.0];
+        // dim 1: q[3] * k[1] * (3 - 1) gives interval (1,3) a score of 2; every other interval scores 0 and
+        // every single frame is negative.
+        let q = [0.0, 0.0, 0.0, 1.0, 0.0];
+        let k = [0.0, 1.0, 0.0, 0.0, 0.0];
         let d = [-1.0; 5];
         assert_eq!(viterbi(&q, &k, &d, 1, 0), vec![(1, 3)]);
         // Starting the backtrack past the onset loses the note.
@@ -378,7 +379,7 @@ mod tests {
         st.push(-8.0, seg(vec![ev(10.0, 15.0, 60, true, false), ev(9.0, 9.5, 62, true, true)]));
         assert_eq!(st.forced_start()[0], 400 - 345);
         // Segment 2 (8 s later) sees the continuation without an onset: it extends the note.
-        st.push(0.0, seg(vec![ev(1.5, 8.0, 60, false, true), ev(1.0, 1.4, 62, true, true)]));
+        st.push(0.0, seg(vec![ev(1.5, 8.0, 60, false, true), ev(2.0, 2.4, 62, true, true)]));
         // A duplicate onset of the same note in an overlapping segment replaces it.
         st.push(8.0, seg(vec![ev(-0.5, 1.0, 64, true, true), ev(0.0, 0.3, 64, false, true)]));
         let out = st.finish();

@@ -14,8 +14,10 @@ pub mod midi;
 pub mod model;
 pub mod notes;
 pub mod pipeline;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use config::{ModelConfig, TranscribeOptions};
 pub use error::{Error, Result};
 pub use notes::{Note, Pedal, PedalKind, Transcription};
-pub use pipeline::{Flow, Progress, Transcriber};
+pub use pipeline::{Flow, Progress, StageSeconds, Transcriber};

@@ -181,16 +181,6 @@ impl TranskunModel {
             .map_err(inference("features"))?;
         let outputs = self.backbone.run(tvec!(input.into())).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
-        let take = |i: usize, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = &outputs[i];
-            if t.shape() != shape {
-                return Err(Error::ModelMismatch(format!(
-                    "backbone output {i} has shape {:?}, expected {shape:?}",
-                    t.shape()
-                )));
-            }
-            Ok(t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference("output"))?)
-        };
         if outputs.len() != 4 {
             return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));
         }
@@ -198,10 +188,10 @@ impl TranskunModel {
             tracks,
             frames,
             dim,
-            q: take(0, &[tracks, frames, dim])?,
-            k: take(1, &[tracks, frames, dim])?,
-            d: take(2, &[tracks, frames])?,
-            ctx: take(3, &[tracks, frames, dim])?,
+            q: to_vec(&outputs[0], &[tracks, frames, dim], "backbone q")?,
+            k: to_vec(&outputs[1], &[tracks, frames, dim], "backbone k")?,
+            d: to_vec(&outputs[2], &[tracks, frames], "backbone d")?,
+            ctx: to_vec(&outputs[3], &[tracks, frames, dim], "backbone ctx")?,
         })
     }
 
@@ -216,15 +206,22 @@ impl TranskunModel {
         let b = Tensor::from_shape(&[n, dim], ctx_begin).map_err(inference("ctx_begin"))?;
         let e = Tensor::from_shape(&[n, dim], ctx_end).map_err(inference("ctx_end"))?;
         let out = self.heads.run(tvec!(b.into(), e.into())).map_err(inference("heads"))?;
-        let get = |i: usize, width: usize| -> Result<Vec<f32>> {
-            let t = &out[i];
-            if t.shape() != [n, width] {
-                return Err(Error::ModelMismatch(format!("heads output {i} has shape {:?}", t.shape())));
-            }
-            Ok(t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference("heads output"))?)
-        };
-        Ok(Attributes { velocity_logits: get(0, self.config.velocities)?, refine_logits: get(1, 4)? })
+        if out.len() != 2 {
+            return Err(Error::ModelMismatch(format!("heads has {} outputs, expected 2", out.len())));
+        }
+        Ok(Attributes {
+            velocity_logits: to_vec(&out[0], &[n, self.config.velocities], "velocity logits")?,
+            refine_logits: to_vec(&out[1], &[n, 4], "refine logits")?,
+        })
     }
+}
+
+/// Copies a network output out of tract, checking its shape against what the model's numbers say.
+fn to_vec(t: &TValue, shape: &[usize], what: &str) -> Result<Vec<f32>> {
+    if t.shape() != shape {
+        return Err(Error::ModelMismatch(format!("{what} has shape {:?}, expected {shape:?}", t.shape())));
+    }
+    t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference(what))
 }
 
 /// CRC-32 (IEEE), as Python's zlib.crc32, for the bundle's integrity check.

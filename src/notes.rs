@@ -131,7 +131,7 @@ pub fn read_note_table(text: &str, what: &str) -> crate::error::Result<Vec<Note>
             continue;
         }
         let fields: Vec<&str> = line.split(|c: char| c == '\t' || c == ',' || c == ' ').filter(|f| !f.is_empty()).collect();
-        if fields[0].parse::<f64>().is_err() {
+        if fields.is_empty() || fields[0].parse::<f64>().is_err() {
             continue; // a header line
         }
         if fields.len() < 3 {
@@ -170,7 +170,7 @@ mod table_tests {
 
     #[test]
     fn reads_tables_with_headers_comments_and_separators() {
-        let text = "# comment\nOnsetTime\tOffsetTime\tMidiPitch\n1.0\t2.0\t60\t80\n0.5, 0.7, 61\n3 4 62 10\n";
+        let text = ",,,\n# comment\nOnsetTime\tOffsetTime\tMidiPitch\n1.0\t2.0\t60\t80\n0.5, 0.7, 61\n3 4 62 10\n";
         let notes = read_note_table(text, "t").unwrap();
         assert_eq!(notes.len(), 3);
         assert_eq!(notes[0], Note { onset: 0.5, offset: 0.7, pitch: 61, velocity: 64 });

@@ -17,7 +17,31 @@ pub struct Progress<'a> {
     pub seconds_done: f64,
     pub segments_done: usize,
     pub segments_total: Option<usize>,
+    /// Seconds spent so far in each stage: the front-end, the network, and decoding (Viterbi, attribute
+    /// heads, stitching).
+    pub stage_seconds: StageSeconds,
     stitcher: &'a Stitcher,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageSeconds {
+    pub features: f64,
+    pub network: f64,
+    pub decode: f64,
+}
+
+/// Seconds since an arbitrary origin (std's clock does not exist on wasm32-unknown-unknown).
+fn now() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() / 1000.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+        ORIGIN.get_or_init(std::time::Instant::now).elapsed().as_secs_f64()
+    }
 }
 
 impl Progress<'_> {
@@ -74,7 +98,7 @@ impl Transcriber {
         let (seg, step, pad) = (cfg.segment_samples(), cfg.step_samples(), cfg.pad_samples());
         let total = source.total_frames().map(|f| self.segments_for(f, source.sample_rate()));
         let mut resampler = Resampler::new(source.sample_rate(), cfg.sample_rate, channels);
-        let mut run = SegmentRunner { t: self, stitcher: Stitcher::new(cfg), done: 0, total };
+        let mut run = SegmentRunner { t: self, stitcher: Stitcher::new(cfg), done: 0, total, times: StageSeconds::default() };
         // The padded signal from the current segment's start on.
         let mut buf: Vec<Vec<f32>> = vec![vec![0.0; pad]; channels];
         let mut received = 0u64;
@@ -117,6 +141,7 @@ struct SegmentRunner<'t> {
     stitcher: Stitcher,
     done: usize,
     total: Option<usize>,
+    times: StageSeconds,
 }
 
 impl SegmentRunner<'_> {
@@ -131,18 +156,26 @@ impl SegmentRunner<'_> {
                 s
             })
             .collect();
+        let t0 = now();
         let feats = self.t.front.process(&segment);
+        let t1 = now();
         let out = self.t.model.run_segment(&feats)?;
+        let t2 = now();
         let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
         let start = self.done * cfg.step_samples();
         let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
         self.stitcher.push(begin_time, events);
+        let t3 = now();
+        self.times.features += t1 - t0;
+        self.times.network += t2 - t1;
+        self.times.decode += t3 - t2;
         self.done += 1;
         let progress = Progress {
             fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
             seconds_done: (begin_time + cfg.segment_hop_seconds).max(0.0),
             segments_done: self.done,
             segments_total: self.total,
+            stage_seconds: self.times,
             stitcher: &self.stitcher,
         };
         match on_progress(&progress) {

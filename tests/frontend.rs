@@ -1,5 +1,6 @@
 //! The Rust front-end against transkun's own features (tests/fixtures/frontend.json, written by
 //! tools/convert from the 44.1 kHz stereo recording in ../shared).
+#![cfg(not(target_arch = "wasm32"))]
 
 use pianoscribe::audio::{AudioFile, PcmSource};
 use pianoscribe::features::FrontEnd;

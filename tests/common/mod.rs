@@ -52,3 +52,16 @@ pub fn wav_bytes(rate: u32, channels: &[Vec<f32>]) -> Vec<u8> {
     }
     v
 }
+
+/// Decodes a whole audio file into memory: (sample rate, channels).
+pub fn load_pcm(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
+    use pianoscribe::audio::{AudioFile, PcmSource};
+    let mut src = AudioFile::open(path).unwrap();
+    let mut pcm = vec![vec![]; src.channels()];
+    while let Some(chunk) = src.next_chunk().unwrap() {
+        for (p, c) in pcm.iter_mut().zip(chunk) {
+            p.extend(c);
+        }
+    }
+    (src.sample_rate(), pcm)
+}

@@ -1,0 +1,31 @@
+// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS
+// Prints one JSON line: {"threads": n, "seconds": s, "isolated": bool}.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const [file, threads = '2'] = process.argv.slice(2);
+const server = spawn(process.execPath, [path.join(root, 'tools/serve.mjs'), '--dir', path.join(root, 'www'), '--port', '0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+const url = await new Promise((resolve) => server.stdout.on('data', (d) => {
+  const m = /serving .* at (\S+)/.exec(String(d));
+  if (m) resolve(m[1]);
+}));
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
+  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage'] });
+try {
+  const page = await browser.newPage();
+  await page.goto(`${url}?threads=${threads}`);
+  await page.waitForSelector('#engine-line[data-threads]', { timeout: 300_000 });
+  const used = Number(await page.getAttribute('#engine-line', 'data-threads'));
+  await page.setInputFiles('#file', file);
+  await page.waitForSelector('body[data-last-run-seconds]', { timeout: 3_600_000 });
+  const seconds = Number(await page.getAttribute('body', 'data-last-run-seconds'));
+  console.log(JSON.stringify({ threads: used, seconds, isolated: await page.evaluate(() => self.crossOriginIsolated) }));
+} finally {
+  await browser.close();
+  server.kill();
+}

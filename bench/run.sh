@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Benchmark: the Python reference (its own venv, 2 threads), the native CLI and the page in headless
+# Chromium (1 and 2 threads) on the same recordings, in one run. Prints times, ratios to the reference,
+# real-time factors and peak memory. Not a test: numbers on a noisy machine are compared within one run.
+#   bench/run.sh [AUDIO ...]     (default: the 69 s maps-dev piece)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=("$root/../shared/data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac")
+venv="bench/.venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.*" "torchaudio==2.11.*" soundfile soxr
+./build.sh web >/dev/null
+cargo build --release --quiet
+out="$(mktemp -d)"
+printf '%-34s %8s %9s %8s %7s %9s\n' file runner seconds vs_ref RTF peak_MB
+for f in "${files[@]}"; do
+  dur="$("$venv/bin/python" -c "import soundfile,sys; print(soundfile.info(sys.argv[1]).duration)" "$f")"
+  name="$(basename "$f")"
+  row() { awk -v n="${name:0:34}" -v r="$1" -v s="$2" -v ref="$3" -v d="$dur" -v m="$4" \
+    'BEGIN { printf "%-34s %8s %9.1f %8.2f %7.2f %9s\n", n, r, s, s / ref, s / d, m }'; }
+  ref_s="$(/usr/bin/time -f '%M' -o "$out/ref.mem" "$venv/bin/python" bench/reference.py "$f" 2 "$out/ref.mid")"
+  row reference "$ref_s" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
+  start=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$out/cli.mem" target/release/pianoscribe transcribe "$f" -o "$out/cli.mid" 2>/dev/null
+  cli_s="$(echo "$(date +%s.%N) - $start" | bc)"
+  row cli "$cli_s" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  for t in 1 2; do
+    s="$(node bench/browser.mjs "$f" "$t" | sed -E 's/.*"seconds":([0-9.]+).*/\1/')"
+    row "wasm-$t" "$s" "$ref_s" "-"
+  done
+done

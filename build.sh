@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# pianoscribe build entry point. Sets up what a fresh Debian 12 machine lacks (idempotently), then:
+#   ./build.sh serve [PORT]             build the web page (www/) and serve it on localhost with COOP/COEP
+#   ./build.sh web                      build the threaded SIMD wasm (pkg/) and assemble the static site (www/)
+#   ./build.sh web --release-size       ... and shrink the .wasm with wasm-opt (npm binaryen; slow)
+#   ./build.sh cli                      build the native CLI (target/release/pianoscribe)
+#   ./build.sh transcribe IN -o OUT     build the CLI, then transcribe IN (a file or folder) to OUT
+#   ./build.sh eval EST REF [...]       build the CLI, then score transcriptions
+#   ./build.sh test                     run every test (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $SUDO apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Rust 1.91 or newer: rustup's if present, else Debian's rustc-web/cargo-web (1.96).
+cargo_ok() {
+  command -v cargo >/dev/null 2>&1 || return 1
+  local v
+  v="$(cargo --version | awk '{print $2}')"
+  [ "$(printf '%s\n1.91.0\n' "$v" | sort -V | head -n1)" = "1.91.0" ]
+}
+ensure_native() {
+  # tract-linalg assembles its kernels with the C compiler.
+  command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
+  cargo_ok || { apt_install rustc-web cargo-web; export PATH="/usr/bin:$PATH"; }
+  cargo_ok || { echo "error: no Rust toolchain >= 1.91 could be set up" >&2; exit 1; }
+}
+
+# The browser build: Debian's Rust (it ships the std sources that -Z build-std needs for atomics), lld,
+# wasm-bindgen-cli at exactly the crate's version, wasm-pack (told to download nothing), Node for the site's
+# tools and tests, Chromium for the browser tests.
+WASM_TARGET_DIR="target/wasm"
+ensure_web() {
+  ensure_native
+  [ -x /usr/bin/cargo ] && /usr/bin/cargo --version | grep -q "1\.9[6-9]\|1\.[1-9][0-9][0-9]" \
+    && [ -d /usr/lib/rustlib/src/rust/library ] && [ -x /usr/bin/rust-lld ] \
+    || apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  # wasm-pack checks the sysroot for the target's std; with -Z build-std the folder only has to exist.
+  [ -d /usr/lib/rustlib/wasm32-unknown-unknown/lib ] || $SUDO mkdir -p /usr/lib/rustlib/wasm32-unknown-unknown/lib
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print}' Cargo.lock)"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    (cd / && cargo install wasm-bindgen-cli --version "$want")
+  fi
+  command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
+  [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+}
+# Runs a command with the Debian toolchain, which builds std for wasm32 with atomics.
+with_wasm_toolchain() {
+  PATH="/usr/bin:$HOME/.cargo/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
+    WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}" "$@"
+}
+
+build_web() {
+  ensure_web
+  with_wasm_toolchain wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name pianoscribe \
+    --no-typescript . -- -Z build-std=std,panic_abort
+  if [ "${1:-}" = "--release-size" ]; then
+    [ -x node_modules/.bin/wasm-opt ] || npm install --no-save --no-audit --no-fund binaryen@132
+    node_modules/.bin/wasm-opt -O --enable-threads --enable-bulk-memory --enable-simd --enable-mutable-globals \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types pkg/pianoscribe_bg.wasm \
+      -o pkg/pianoscribe_bg.wasm
+  fi
+  # The static site: page, worker, service worker, wasm package, model. Copy www/ anywhere to host it.
+  rm -rf www/pkg www/model
+  mkdir -p www/pkg www/model
+  cp -r pkg/pianoscribe.js pkg/pianoscribe_bg.wasm pkg/snippets www/pkg/
+  cp models/transkun-v2.pscb www/model/
+  echo "site ready in www/ ($(du -sh www | cut -f1)); wasm $(stat -c %s www/pkg/pianoscribe_bg.wasm) bytes," \
+    "$(gzip -9c www/pkg/pianoscribe_bg.wasm | wc -c) gzipped"
+}
+
+cmd="${1:-serve}"
+case "$cmd" in
+  web)
+    build_web "${2:-}"
+    ;;
+  serve)
+    build_web
+    exec node tools/serve.mjs --dir www --port "${2:-8080}"
+    ;;
+  cli)
+    ensure_native
+    cargo build --release
+    echo "built target/release/pianoscribe"
+    ;;
+  transcribe|eval)
+    ensure_native
+    cargo build --release --quiet
+    exec target/release/pianoscribe "$@"
+    ;;
+  test)
+    # Release profile: tests push real audio through the network, which is many times slower unoptimised.
+    ensure_native
+    cargo test --release
+    # The wasm API in headless Chromium, then the page end to end.
+    build_web
+    with_wasm_toolchain wasm-pack test --headless --chrome --release --mode no-install -- --test web \
+      -Z build-std=std,panic_abort
+    npm test
+    ;;
+  *)
+    echo "usage: ./build.sh [serve [PORT] | web [--release-size] | cli | transcribe IN -o OUT | eval EST REF | test]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,83 @@
+//! The command-line tool as a user runs it.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::process::Command;
+
+mod common;
+
+fn pianoscribe(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pianoscribe")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("pianoscribe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn transcribes_a_folder_and_scores_it() {
+    let input = tmp("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(common::shared("data/stereo-44k/madmom_stereo_sample.wav"), input.join("sample.wav")).unwrap();
+    std::fs::write(input.join("readme.txt"), "not audio").unwrap();
+    let out = tmp("out");
+    let (code, _, err) = pianoscribe(&["transcribe", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--tsv"]);
+    assert_eq!(code, 0, "{err}");
+    let midi = std::fs::read(out.join("sample.mid")).unwrap();
+    assert!(midi.starts_with(b"MThd"));
+    // The browser test (tests/web.rs) compares the wasm engine with this fixture: keep it the CLI's output.
+    assert_eq!(
+        std::fs::read_to_string(out.join("sample.tsv")).unwrap(),
+        std::fs::read_to_string(common::repo("tests/fixtures/stereo-44k.cli.tsv")).unwrap(),
+        "tests/fixtures/stereo-44k.cli.tsv is stale: regenerate it with `pianoscribe transcribe ... --tsv`"
+    );
+    // Same input, same bytes.
+    let again = tmp("again.mid");
+    let (code, _, err) = pianoscribe(&["transcribe", input.join("sample.wav").to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&again).unwrap(), midi);
+
+    let truth = common::shared("data/stereo-44k/madmom_stereo_sample.tsv");
+    let json = tmp("scores.json");
+    let (code, table, err) =
+        pianoscribe(&["eval", out.join("sample.mid").to_str().unwrap(), truth.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(table.contains("note F1"), "{table}");
+    let scores: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(scores["mean"]["note"]["f1"].as_f64(), Some(1.0), "{scores}");
+    assert!(scores["pieces"]["madmom_stereo_sample"]["frame_accuracy"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn errors_are_one_clear_line_and_a_non_zero_exit() {
+    let (code, _, err) = pianoscribe(&["transcribe", "/nonexistent/piece.flac", "-o", tmp("x.mid").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: ") && err.contains("/nonexistent/piece.flac"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let bogus = tmp("model.bin");
+    std::fs::write(&bogus, b"definitely not a model").unwrap();
+    let wav = common::shared("data/stereo-44k/madmom_stereo_sample.wav");
+    let (code, _, err) = pianoscribe(&["transcribe", wav.to_str().unwrap(), "-o", tmp("y.mid").to_str().unwrap(), "--model", bogus.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not a pianoscribe model"), "{err}");
+
+    let garbage = tmp("garbage.mid");
+    std::fs::write(&garbage, b"MThd garbage").unwrap();
+    let (code, _, err) = pianoscribe(&["eval", garbage.to_str().unwrap(), common::shared("data/stereo-44k/madmom_stereo_sample.tsv").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read MIDI"), "{err}");
+
+    // Folders with no common stems: a message, not a crash.
+    let a = tmp("lonely_a");
+    let b = tmp("lonely_b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("one.tsv"), "0.1\t0.2\t60\t64\n").unwrap();
+    std::fs::write(b.join("two.tsv"), "0.1\t0.2\t60\t64\n").unwrap();
+    let (code, _, err) = pianoscribe(&["eval", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("one: estimate has no reference") && err.contains("no piece has both"), "{err}");
+}
