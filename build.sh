@@ -52,16 +52,17 @@ ensure_web() {
   command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
   [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
 }
-# Runs a command with the Debian toolchain, which builds std for wasm32 with atomics.
+# Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std).
 with_wasm_toolchain() {
   PATH="/usr/bin:$HOME/.cargo/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
+    CARGO_UNSTABLE_BUILD_STD="std,panic_abort" \
     WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}" "$@"
 }
 
 build_web() {
   ensure_web
   with_wasm_toolchain wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name pianoscribe \
-    --no-typescript . -- -Z build-std=std,panic_abort
+    --no-typescript .
   if [ "${1:-}" = "--release-size" ]; then
     [ -x node_modules/.bin/wasm-opt ] || npm install --no-save --no-audit --no-fund binaryen@132
     node_modules/.bin/wasm-opt -O --enable-threads --enable-bulk-memory --enable-simd --enable-mutable-globals \
@@ -73,6 +74,9 @@ build_web() {
   mkdir -p www/pkg www/model
   cp -r pkg/pianoscribe.js pkg/pianoscribe_bg.wasm pkg/snippets www/pkg/
   cp models/transkun-v2.pscb www/model/
+  # What the service worker caches at install for offline use (the page caches the model itself).
+  (cd www && find . -type f ! -path './model/*' ! -name precache.json | sort | sed 's#^\./##' \
+    | awk 'BEGIN { printf "[\"./\"" } { printf ",\"./%s\"", $0 } END { print "]" }' > precache.json)
   echo "site ready in www/ ($(du -sh www | cut -f1)); wasm $(stat -c %s www/pkg/pianoscribe_bg.wasm) bytes," \
     "$(gzip -9c www/pkg/pianoscribe_bg.wasm | wc -c) gzipped"
 }
@@ -102,8 +106,7 @@ case "$cmd" in
     cargo test --release
     # The wasm API in headless Chromium, then the page end to end.
     build_web
-    with_wasm_toolchain wasm-pack test --headless --chrome --release --mode no-install -- --test web \
-      -Z build-std=std,panic_abort
+    with_wasm_toolchain wasm-pack test --headless --chrome --release --mode no-install .
     npm test
     ;;
   *)

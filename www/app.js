@@ -33,17 +33,24 @@ function clock(seconds) {
 }
 
 // ---- isolation: threads need cross-origin isolation; a same-origin service worker can provide it ----
+// Resolves to the promise's value, or to `fallback` after `ms` (service workers can be blocked or stall).
+function within(ms, promise, fallback) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(() => resolve(fallback), ms))]);
+}
+
 async function setUpServiceWorker() {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
   try {
-    await navigator.serviceWorker.register('./sw.js', { scope: './' });
+    const reg = await within(5000, navigator.serviceWorker.register('./sw.js', { scope: './' }), null);
+    if (!reg) return;
   } catch (err) {
     console.warn('service worker unavailable:', err);
     return;
   }
   if (!window.crossOriginIsolated && !sessionStorage.getItem(RELOAD_FLAG)) {
     // The service worker adds the isolation headers once it controls the page: reload once to get them.
-    await navigator.serviceWorker.ready;
+    const ready = await within(10000, navigator.serviceWorker.ready, null);
+    if (!ready) return;
     sessionStorage.setItem(RELOAD_FLAG, '1');
     location.reload();
     return new Promise(() => {});

@@ -3,7 +3,20 @@
 // COOP/COEP headers themselves (the page reloads once after the worker first takes control).
 const CACHE = 'pianoscribe-v1';
 
-self.addEventListener('install', () => self.skipWaiting());
+// The app shell is cached at install (the list is written by build.sh), so that even a first visit that
+// was not yet controlled by this worker leaves everything needed offline; the model is cached by the page.
+self.addEventListener('install', (event) => {
+  self.skipWaiting();
+  event.waitUntil((async () => {
+    try {
+      const list = await (await fetch('./precache.json', { cache: 'no-cache' })).json();
+      const cache = await caches.open(CACHE);
+      await cache.addAll(list.map((p) => new Request(p, { cache: 'no-cache' })));
+    } catch (err) {
+      // Offline use then starts with the next visit; nothing else depends on it.
+    }
+  })());
+});
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
 function isolated(response) {

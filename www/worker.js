@@ -12,10 +12,17 @@ self.onmessage = async (event) => {
   if (m.type === 'init') {
     try {
       await init();
-      // Threads need SharedArrayBuffer, which only cross-origin isolated pages have.
-      if (m.threads > 1 && self.crossOriginIsolated) await initThreadPool(m.threads);
     } catch (err) {
       return fail('wasm', err);
+    }
+    // Threads need SharedArrayBuffer, which only cross-origin isolated pages have. If the pool cannot start,
+    // the engine still runs on this one thread.
+    if (m.threads > 1 && self.crossOriginIsolated) {
+      try {
+        await initThreadPool(m.threads);
+      } catch (err) {
+        console.warn('thread pool unavailable, running on one thread:', err);
+      }
     }
     try {
       engine = new Engine(new Uint8Array(m.model));

@@ -48,7 +48,8 @@ after(async () => {
 });
 
 // Transcribes the recording through the page; returns what the page showed and the requests it made.
-async function runPage(url, contextOptions = {}) {
+// `offlineSecondVisit`: load once online, then go offline and load again before transcribing.
+async function runPage(url, contextOptions = {}, offlineSecondVisit = false) {
   const context = await browser.newContext(contextOptions);
   const requests = [];
   context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postDataBuffer() }));
@@ -56,6 +57,12 @@ async function runPage(url, contextOptions = {}) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
+  if (offlineSecondVisit) {
+    await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+    await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+    await context.setOffline(true);
+    await page.reload();
+  }
   // Ready: the engine line names its thread count (after at most one reload by the service worker).
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
@@ -104,6 +111,14 @@ test('with COOP/COEP the page is isolated, threaded, and gives the CLI notes', {
   assert.equal(r.name, 'madmom_stereo_sample.mid');
   assert.match(r.message, /8 notes found/);
   checkAgainstCli(r.midi, 'isolated');
+  checkRequests(r);
+});
+
+test('a second visit works offline', { timeout: 900_000 }, async () => {
+  const url = await serve(0);
+  const r = await runPage(url, {}, true);
+  assert.match(r.message, /8 notes found/);
+  checkAgainstCli(r.midi, 'offline');
   checkRequests(r);
 });
 
