@@ -55,8 +55,11 @@ fn memory_does_not_grow_with_length() {
     let mut src = Looped { rate, pcm: pcm.remove(0), total, pos: 0 };
     let mut peaks = vec![];
     let t = common::engine()
-        .transcribe(&mut src, TranscribeOptions::default(), &mut |_| {
+        .transcribe(&mut src, TranscribeOptions::default(), &mut |p| {
             peaks.push(peak_rss_kb().unwrap_or(0));
+            if p.segments_done % 50 == 0 {
+                eprintln!("  {} segments, {:.0} s of audio, peak RSS {} MB", p.segments_done, p.seconds_done, peaks.last().unwrap() / 1024);
+            }
             Flow::Continue
         })
         .unwrap();
