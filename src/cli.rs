@@ -118,9 +118,9 @@ fn transcribe(
     threads: Option<usize>,
 ) -> Result<(), String> {
     setup_threads(threads);
-    let bytes = match model {
-        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?,
-        None => DEFAULT_MODEL.to_vec(),
+    let bytes: std::borrow::Cow<[u8]> = match model {
+        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?.into(),
+        None => DEFAULT_MODEL.into(),
     };
     let what = model.map_or("built-in model".to_string(), |p| p.display().to_string());
     let engine = Transcriber::from_bytes(&bytes).map_err(|e| format!("{what}: {e}"))?;

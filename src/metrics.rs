@@ -116,7 +116,6 @@ fn bipartite_match(graph: &[(usize, Vec<usize>)]) -> HashMap<usize, usize> {
     }
     /// pred[u]: None for a free left vertex of the first layer (Python's `unmatched` sentinel), else Some(v).
     struct Search<'a> {
-        adj: &'a HashMap<usize, &'a Vec<usize>>,
         pred: HashMap<usize, Option<usize>>,
         preds: HashMap<usize, Vec<usize>>,
         matching: &'a mut HashMap<usize, usize>,
@@ -179,11 +178,10 @@ fn bipartite_match(graph: &[(usize, Vec<usize>)]) -> HashMap<usize, usize> {
         if unmatched.is_empty() {
             return matching;
         }
-        let mut s = Search { adj: &adj, pred, preds, matching: &mut matching };
+        let mut s = Search { pred, preds, matching: &mut matching };
         for v in unmatched {
             s.recurse(v);
         }
-        let _ = s.adj;
     }
 }
 

@@ -81,7 +81,7 @@ pub fn read(bytes: &[u8], what: &str) -> Result<Transcription> {
         Timing::Metrical(_) => return Err(err("zero ticks per quarter note".into())),
         Timing::Timecode(fps, sub) => {
             // SMPTE timing: ticks per second = fps * subframes; express it as a fixed "tempo".
-            return read_events(&smf, |tick| tick as f64 / (fps.as_f32() as f64 * sub as f64), what);
+            return Ok(read_events(&smf, |tick| tick as f64 / (fps.as_f32() as f64 * sub as f64)));
         }
     };
     // Tempo map from all tracks: (tick, microseconds per quarter).
@@ -106,14 +106,14 @@ pub fn read(bytes: &[u8], what: &str) -> Result<Transcription> {
         }
         segments.push((tick, s, us as f64));
     }
-    read_events(&smf, |tick| {
+    Ok(read_events(&smf, |tick| {
         let i = segments.partition_point(|s| s.0 <= tick) - 1;
         let (t0, s0, us) = segments[i];
         s0 + (tick - t0) as f64 * us / 1e6 / ticks_per_quarter
-    }, what)
+    }))
 }
 
-fn read_events(smf: &Smf, seconds: impl Fn(u64) -> f64, _what: &str) -> Result<Transcription> {
+fn read_events(smf: &Smf, seconds: impl Fn(u64) -> f64) -> Transcription {
     let mut out = Transcription::default();
     for track in &smf.tracks {
         let mut tick = 0u64;
@@ -157,7 +157,7 @@ fn read_events(smf: &Smf, seconds: impl Fn(u64) -> f64, _what: &str) -> Result<T
     }
     sort_notes(&mut out.notes);
     out.pedals.sort_by(|a, b| a.start.total_cmp(&b.start).then(a.end.total_cmp(&b.end)));
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

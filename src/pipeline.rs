@@ -187,7 +187,10 @@ impl SegmentRunner<'_> {
 
 fn check_chunk(chunk: &[Vec<f32>], channels: usize, offset: u64) -> Result<()> {
     if chunk.len() != channels {
-        return Err(Error::Channels { channels: chunk.len(), max: channels });
+        return Err(Error::CorruptAudio {
+            what: "the input".into(),
+            detail: format!("a block of {} channels in a stream of {channels}", chunk.len()),
+        });
     }
     let expected = chunk[0].len();
     for (channel, c) in chunk.iter().enumerate() {
