@@ -2,7 +2,6 @@
 # pianoscribe build entry point. Sets up what a fresh Debian 12 machine lacks (idempotently), then:
 #   ./build.sh serve [PORT]             build the web page (www/) and serve it on localhost with COOP/COEP
 #   ./build.sh web                      build the threaded SIMD wasm (pkg/) and assemble the static site (www/)
-#   ./build.sh web --release-size       ... and shrink the .wasm with wasm-opt (npm binaryen; slow)
 #   ./build.sh cli                      build the native CLI (target/release/pianoscribe)
 #   ./build.sh transcribe IN -o OUT     build the CLI, then transcribe IN (a file or folder) to OUT
 #   ./build.sh eval EST REF [...]       build the CLI, then score transcriptions
@@ -38,6 +37,7 @@ ensure_native() {
 WASM_TARGET_DIR="target/wasm"
 ensure_web() {
   ensure_native
+  export PATH="$PATH:$HOME/.cargo/bin" # where cargo install puts wasm-bindgen and wasm-pack
   [ -x /usr/bin/cargo ] && /usr/bin/cargo --version | grep -q "1\.9[6-9]\|1\.[1-9][0-9][0-9]" \
     && [ -d /usr/lib/rustlib/src/rust/library ] && [ -x /usr/bin/rust-lld ] \
     || apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
@@ -63,12 +63,6 @@ build_web() {
   ensure_web
   with_wasm_toolchain wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name pianoscribe \
     --no-typescript .
-  if [ "${1:-}" = "--release-size" ]; then
-    [ -x node_modules/.bin/wasm-opt ] || npm install --no-save --no-audit --no-fund binaryen@132
-    node_modules/.bin/wasm-opt -O --enable-threads --enable-bulk-memory --enable-simd --enable-mutable-globals \
-      --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types pkg/pianoscribe_bg.wasm \
-      -o pkg/pianoscribe_bg.wasm
-  fi
   # The static site: page, worker, service worker, wasm package, model. Copy www/ anywhere to host it.
   rm -rf www/pkg www/model
   mkdir -p www/pkg www/model
@@ -84,7 +78,7 @@ build_web() {
 cmd="${1:-serve}"
 case "$cmd" in
   web)
-    build_web "${2:-}"
+    build_web
     ;;
   serve)
     build_web
@@ -104,13 +98,14 @@ case "$cmd" in
     # Release profile: tests push real audio through the network, which is many times slower unoptimised.
     ensure_native
     cargo test --release
-    # The wasm API in headless Chromium, then the page end to end.
+    # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
+    command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
     build_web
     with_wasm_toolchain wasm-pack test --headless --chrome --release --mode no-install .
     npm test
     ;;
   *)
-    echo "usage: ./build.sh [serve [PORT] | web [--release-size] | cli | transcribe IN -o OUT | eval EST REF | test]" >&2
+    echo "usage: ./build.sh [serve [PORT] | web | cli | transcribe IN -o OUT | eval EST REF | test]" >&2
     exit 2
     ;;
 esac
