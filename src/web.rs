@@ -16,7 +16,8 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Threads in the pool (1 when `initThreadPool` was not called, e.g. without cross-origin isolation).
+/// Threads in the pool (1 when `initThreadPool` was not called, e.g. without cross-origin isolation). Call it
+/// after `initThreadPool`: the first use of the pool fixes its size.
 #[wasm_bindgen(js_name = threadCount)]
 pub fn thread_count() -> usize {
     rayon::current_num_threads()
