@@ -97,9 +97,6 @@ fn setup_threads(threads: Option<usize>) {
     let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // One pool serves the decoder and tract's matrix products.
     let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    if n > 1 {
-        tract_linalg::multithread::set_default_executor(tract_linalg::multithread::Executor::RayonGlobal);
-    }
 }
 
 /// What to write besides the MIDI file.

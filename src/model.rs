@@ -133,6 +133,14 @@ pub struct TranskunModel {
     heads: Plan,
 }
 
+/// Runs tract on the caller's rayon pool when it has more than one thread (the CLI's pool, the browser's
+/// wasm-bindgen-rayon pool), else on the calling thread.
+fn with_threads<R>(f: impl FnOnce() -> R) -> R {
+    use tract_linalg::multithread::{multithread_tract_scope, Executor};
+    let executor = if rayon::current_num_threads() > 1 { Executor::RayonGlobal } else { Executor::SingleThread };
+    multithread_tract_scope(executor, f)
+}
+
 fn inference(context: &str) -> impl FnOnce(TractError) -> Error + '_ {
     move |e| Error::Inference(format!("{context}: {e:#}"))
 }
@@ -179,7 +187,7 @@ impl TranskunModel {
         let cfg = &self.config;
         let input = Tensor::from_shape(&[1, feats.frames, feats.mels, feats.windows], &feats.data)
             .map_err(inference("features"))?;
-        let outputs = self.backbone.run(tvec!(input.into())).map_err(inference("backbone"))?;
+        let outputs = with_threads(|| self.backbone.run(tvec!(input.into()))).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
         if outputs.len() != 4 {
             return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));
@@ -205,7 +213,7 @@ impl TranskunModel {
         }
         let b = Tensor::from_shape(&[n, dim], ctx_begin).map_err(inference("ctx_begin"))?;
         let e = Tensor::from_shape(&[n, dim], ctx_end).map_err(inference("ctx_end"))?;
-        let out = self.heads.run(tvec!(b.into(), e.into())).map_err(inference("heads"))?;
+        let out = with_threads(|| self.heads.run(tvec!(b.into(), e.into()))).map_err(inference("heads"))?;
         if out.len() != 2 {
             return Err(Error::ModelMismatch(format!("heads has {} outputs, expected 2", out.len())));
         }

@@ -40,9 +40,6 @@ impl Engine {
     /// Loads a model bundle from its bytes.
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8]) -> Result<Engine, JsError> {
-        if rayon::current_num_threads() > 1 {
-            tract_linalg::multithread::set_default_executor(tract_linalg::multithread::Executor::RayonGlobal);
-        }
         Ok(Engine { inner: Transcriber::from_bytes(model).map_err(|e| JsError::new(&e.to_string()))? })
     }
 
