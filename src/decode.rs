@@ -118,9 +118,9 @@ pub fn decode_segment(
         .into_par_iter()
         .map(|tr| {
             viterbi(
-                &out.q[tr * per_track..][..per_track],
-                &out.k[tr * per_track..][..per_track],
-                &out.d[tr * frames..][..frames],
+                &out.q()[tr * per_track..][..per_track],
+                &out.k()[tr * per_track..][..per_track],
+                &out.d()[tr * frames..][..frames],
                 dim,
                 forced_start[tr],
             )
@@ -132,8 +132,8 @@ pub fn decode_segment(
     let mut ctx_e = Vec::with_capacity(total * dim);
     for (tr, ivs) in intervals.iter().enumerate() {
         for &(b, e) in ivs {
-            ctx_b.extend_from_slice(out.row(&out.ctx, tr, b));
-            ctx_e.extend_from_slice(out.row(&out.ctx, tr, e));
+            ctx_b.extend_from_slice(out.ctx_row(tr, b));
+            ctx_e.extend_from_slice(out.ctx_row(tr, e));
         }
     }
     let attrs = heads(&ctx_b, &ctx_e)?;

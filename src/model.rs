@@ -93,25 +93,58 @@ pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     Ok(Bundle::parse(bytes)?.config)
 }
 
-/// Network outputs for one segment, per track (`tracks` x `frames`), row-major.
+/// Network outputs for one segment, per track (`tracks` x `frames`), row-major. Holds tract's own output
+/// buffers (q, k and ctx are 64 MB each), so nothing is copied out of the network.
 #[derive(Debug, Clone)]
 pub struct SegmentOutput {
     pub tracks: usize,
     pub frames: usize,
     pub dim: usize,
-    /// Interval query vectors `[track][frame][dim]`, already divided by sqrt(dim).
-    pub q: Vec<f32>,
-    /// Interval key vectors `[track][frame][dim]`.
-    pub k: Vec<f32>,
-    /// Single-frame interval scores `[track][frame]`.
-    pub d: Vec<f32>,
-    /// Attribute context `[track][frame][dim]`.
-    pub ctx: Vec<f32>,
+    q: Plane,
+    k: Plane,
+    d: Plane,
+    ctx: Plane,
 }
 
 impl SegmentOutput {
-    pub fn row<'s>(&self, v: &'s [f32], track: usize, frame: usize) -> &'s [f32] {
-        &v[(track * self.frames + frame) * self.dim..][..self.dim]
+    /// Interval query vectors `[track][frame][dim]`, already divided by sqrt(dim).
+    pub fn q(&self) -> &[f32] {
+        self.q.as_slice()
+    }
+    /// Interval key vectors `[track][frame][dim]`.
+    pub fn k(&self) -> &[f32] {
+        self.k.as_slice()
+    }
+    /// Single-frame interval scores `[track][frame]`.
+    pub fn d(&self) -> &[f32] {
+        self.d.as_slice()
+    }
+    /// Attribute context `[track][frame][dim]`.
+    pub fn ctx(&self) -> &[f32] {
+        self.ctx.as_slice()
+    }
+    /// The context row of one track at one frame.
+    pub fn ctx_row(&self, track: usize, frame: usize) -> &[f32] {
+        &self.ctx()[(track * self.frames + frame) * self.dim..][..self.dim]
+    }
+}
+
+/// One network output, checked once to be a plain f32 tensor of the expected shape.
+#[derive(Debug, Clone)]
+struct Plane(TValue);
+
+impl Plane {
+    fn new(t: TValue, shape: &[usize], what: &str) -> Result<Self> {
+        if t.shape() != shape {
+            return Err(Error::ModelMismatch(format!("{what} has shape {:?}, expected {shape:?}", t.shape())));
+        }
+        t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|_| ())).map_err(inference(what))?;
+        Ok(Plane(t))
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        // SAFETY: `new` checked that the tensor is plain f32 memory; a TValue is immutable once made.
+        unsafe { self.0.as_slice_unchecked::<f32>() }
     }
 }
 
@@ -192,14 +225,16 @@ impl TranskunModel {
         if outputs.len() != 4 {
             return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));
         }
+        let mut outputs = outputs.into_iter();
+        let mut next = |shape: &[usize], what| Plane::new(outputs.next().unwrap(), shape, what);
         Ok(SegmentOutput {
             tracks,
             frames,
             dim,
-            q: to_vec(&outputs[0], &[tracks, frames, dim], "backbone q")?,
-            k: to_vec(&outputs[1], &[tracks, frames, dim], "backbone k")?,
-            d: to_vec(&outputs[2], &[tracks, frames], "backbone d")?,
-            ctx: to_vec(&outputs[3], &[tracks, frames, dim], "backbone ctx")?,
+            q: next(&[tracks, frames, dim], "backbone q")?,
+            k: next(&[tracks, frames, dim], "backbone k")?,
+            d: next(&[tracks, frames], "backbone d")?,
+            ctx: next(&[tracks, frames, dim], "backbone ctx")?,
         })
     }
 

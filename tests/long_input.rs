@@ -38,10 +38,16 @@ impl PcmSource for Looped {
     }
 }
 
-/// Peak resident memory of this process (kB), from /proc.
-fn peak_rss_kb() -> Option<u64> {
+/// A line of this process's /proc status in kB: "VmRSS" (resident now) or "VmHWM" (peak).
+fn status_kb(key: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn median(v: &[u64]) -> u64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v[v.len() / 2]
 }
 
 #[test]
@@ -53,23 +59,34 @@ fn memory_does_not_grow_with_length() {
     let loops = total as f64 / pcm[0].len() as f64;
     let per_loop = std::fs::read_to_string(common::shared(&format!("data/maps-dev-transkun/{stem}.tsv"))).unwrap().lines().count() - 1;
     let mut src = Looped { rate, pcm: pcm.remove(0), total, pos: 0 };
-    let mut peaks = vec![];
+    let mut resident = vec![];
     let t = common::engine()
         .transcribe(&mut src, TranscribeOptions::default(), &mut |p| {
-            peaks.push(peak_rss_kb().unwrap_or(0));
-            if p.segments_done % 50 == 0 {
-                eprintln!("  {} segments, {:.0} s of audio, peak RSS {} MB", p.segments_done, p.seconds_done, peaks.last().unwrap() / 1024);
+            resident.push(status_kb("VmRSS:").unwrap_or(0));
+            if p.segments_done % 50 == 0 || (p.segments_done < 50 && p.segments_done % 4 == 0) {
+                let (now, peak) = (resident.last().unwrap() / 1024, status_kb("VmHWM:").unwrap_or(0) / 1024);
+                eprintln!("  {} segments, {:.0} s of audio, RSS {now} MB, peak {peak} MB", p.segments_done, p.seconds_done);
             }
             Flow::Continue
         })
         .unwrap();
-    let early = peaks[2.min(peaks.len() - 1)];
-    let last = *peaks.last().unwrap();
-    println!("{minutes} min: {} segments, {} notes, peak RSS after 3 segments {} MB, at the end {} MB", peaks.len(), t.notes.len(), early / 1024, last / 1024);
+    // Resident memory between segments, second quarter of the run against the last quarter (measured: 605 MB
+    // flat). Not the peak: it jumps by a 64 MB network buffer whenever the allocator happens to keep one (709 ->
+    // 802 MB in one CI run, 690 flat then 753 at segment 25 in another) without any trend. Keeping the PCM would
+    // add 21 MB between the two medians (2 minutes at 44.1 kHz), keeping each segment's features 61 MB.
+    let n = resident.len();
+    let (early, late) = (median(&resident[n / 4..n / 2]), median(&resident[3 * n / 4..]));
+    println!(
+        "{minutes} min: {n} segments, {} notes; resident memory (median) {} MB in the second quarter, {} MB in the last; peak {} MB",
+        t.notes.len(),
+        early / 1024,
+        late / 1024,
+        status_kb("VmHWM:").unwrap_or(0) / 1024
+    );
     // Each pass over the recording gives about the reference's notes.
     let expected = per_loop as f64 * loops;
     assert!((t.notes.len() as f64 - expected).abs() < 0.05 * expected, "{} notes, expected about {expected:.0}", t.notes.len());
-    if last > 0 {
-        assert!(last < early + 64 * 1024, "peak memory grew from {} MB to {} MB", early / 1024, last / 1024);
+    if late > 0 {
+        assert!(late < early + 16 * 1024, "resident memory grew from {} MB to {} MB", early / 1024, late / 1024);
     }
 }
