@@ -1,4 +1,4 @@
-// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS
+// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS [fast]
 // Prints one JSON line: {"threads": n, "seconds": s, "isolated": bool}.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const [file, threads = '2'] = process.argv.slice(2);
+const [file, threads = '2', mode] = process.argv.slice(2);
 const server = spawn(process.execPath, [path.join(root, 'tools/serve.mjs'), '--dir', path.join(root, 'www'), '--port', '0'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise((resolve) => server.stdout.on('data', (d) => {
@@ -21,6 +21,7 @@ try {
   await page.goto(`${url}?threads=${threads}`);
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 300_000 });
   const used = Number(await page.getAttribute('#engine-line', 'data-threads'));
+  if (mode === 'fast') await page.check('#fast');
   await page.setInputFiles('#file', file);
   await page.waitForSelector('body[data-last-run-seconds]', { timeout: 3_600_000 });
   const seconds = Number(await page.getAttribute('body', 'data-last-run-seconds'));

@@ -1,4 +1,5 @@
-"""Times the Python reference (transkun 2.0.1, PyTorch CPU) on one file: python reference.py FILE THREADS OUT.mid"""
+"""Times the Python reference (transkun 2.0.1, PyTorch CPU) on one file:
+python reference.py FILE THREADS OUT.mid [SEGMENT_HOP_SECONDS]"""
 import sys
 import time
 
@@ -21,6 +22,7 @@ audio, fs = soundfile.read(sys.argv[1], dtype="float32", always_2d=True)
 if fs != model.fs:
     import soxr
     audio = soxr.resample(audio, fs, model.fs)
-notes = model.transcribe(torch.from_numpy(audio))
+hop = float(sys.argv[4]) if len(sys.argv) > 4 else None
+notes = model.transcribe(torch.from_numpy(audio), stepInSecond=hop, segmentSizeInSecond=model.segmentSizeInSecond if hop else None)
 writeMidi(notes).write(sys.argv[3])
 print(f"{time.perf_counter() - t0:.2f}")

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::{metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber};
+use pianoscribe::{metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber, FAST_SEGMENT_HOP_SECONDS};
 
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
@@ -35,6 +35,14 @@ enum Command {
         /// Leave sustain and soft pedal events out of the MIDI file.
         #[arg(long)]
         no_pedals: bool,
+        /// Faster mode: segments overlap less (a 12 s segment hop instead of 8 s); see the README for its
+        /// measured speed and accuracy.
+        #[arg(long, conflicts_with = "segment_hop")]
+        fast: bool,
+        /// Seconds between segment starts (2 to 16; default: the model's, 8 s). Larger is faster and less
+        /// accurate.
+        #[arg(long, value_name = "SECONDS")]
+        segment_hop: Option<f64>,
         /// Also write the notes as a table (onset, offset, pitch, velocity) next to each MIDI file.
         #[arg(long)]
         tsv: bool,
@@ -74,8 +82,9 @@ pub fn main() -> i32 {
     // A bug in a decoder must not end in a stack trace: report it as one error line instead.
     std::panic::set_hook(Box::new(|_| {}));
     let result = guarded(Path::new("pianoscribe"), || match cli.command {
-        Command::Transcribe { input, output, pedal_extend, no_pedals, tsv, model, threads, profile } => {
-            let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals };
+        Command::Transcribe { input, output, pedal_extend, no_pedals, fast, segment_hop, tsv, model, threads, profile } => {
+            let segment_hop_seconds = if fast { Some(FAST_SEGMENT_HOP_SECONDS) } else { segment_hop };
+            let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals, segment_hop_seconds };
             let out = Output { tsv, profile };
             transcribe(&input, &output, options, out, model.as_deref(), threads)
         }

@@ -106,18 +106,39 @@ impl ModelConfig {
 }
 
 /// What the user chooses; the CLI flags and the JS options object map onto this struct.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TranscribeOptions {
     /// Extend each note while the sustain pedal is held (the Onsets & Frames convention). Default: off, since
     /// this model transcribes the key release and writes the pedal separately.
     pub pedal_extend: bool,
     /// Write sustain (CC64) and soft (CC67) pedal events. Default: on.
     pub include_pedals: bool,
+    /// Seconds between segment starts; `None` keeps the model's own (8 s for Transkun V2, which is what the
+    /// reference does). Segments overlap by the segment length minus this, so a longer hop does less work
+    /// ([`FAST_SEGMENT_HOP_SECONDS`]: the faster mode the CLI and page offer) at some cost in accuracy.
+    pub segment_hop_seconds: Option<f64>,
 }
 
 impl Default for TranscribeOptions {
     fn default() -> Self {
-        TranscribeOptions { pedal_extend: false, include_pedals: true }
+        TranscribeOptions { pedal_extend: false, include_pedals: true, segment_hop_seconds: None }
+    }
+}
+
+/// The segment hop of the faster mode. Measured on the six maps-dev pieces (see README, Speed).
+pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
+
+impl ModelConfig {
+    /// This configuration with another segment hop, which must leave the segments overlapping or touching and
+    /// be at least an eighth of a segment (smaller hops multiply the work for no measured gain).
+    pub fn with_segment_hop(&self, seconds: f64) -> Result<ModelConfig> {
+        let (min, max) = (self.segment_seconds / 8.0, self.segment_seconds);
+        if !(seconds >= min && seconds <= max) {
+            return Err(Error::InvalidOption(format!(
+                "segment hop {seconds} s: expected {min} to {max} s (the model's segments are {max} s long)"
+            )));
+        }
+        Ok(ModelConfig { segment_hop_seconds: seconds, ..self.clone() })
     }
 }
 

@@ -51,6 +51,9 @@ pub enum Error {
     #[error("cannot read note table {what}, line {line}: {detail}")]
     NoteTable { what: String, line: usize, detail: String },
 
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+
     #[error("transcription cancelled")]
     Cancelled,
 }

@@ -79,11 +79,17 @@ impl Transcriber {
         self.model.config()
     }
 
+    /// The model's numbers with the user's segment hop, if any.
+    fn effective_config(&self, options: &TranscribeOptions) -> Result<ModelConfig> {
+        match options.segment_hop_seconds {
+            Some(hop) => self.config().with_segment_hop(hop),
+            None => Ok(self.config().clone()),
+        }
+    }
+
     /// Number of segments for a recording of `frames` samples at `rate` Hz.
-    pub fn segments_for(&self, frames: u64, rate: u32) -> usize {
-        let cfg = self.config();
-        let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
-        (resampled + 2 * cfg.pad_samples()).div_ceil(cfg.step_samples())
+    pub fn segments_for(&self, frames: u64, rate: u32, options: &TranscribeOptions) -> Result<usize> {
+        Ok(segment_count(&self.effective_config(options)?, frames, rate))
     }
 
     pub fn transcribe(
@@ -92,13 +98,14 @@ impl Transcriber {
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<Transcription> {
-        let cfg = self.config();
+        let cfg = &self.effective_config(&options)?;
         let channels = source.channels();
         crate::audio::check_format(source.sample_rate(), channels)?;
         let (seg, step, pad) = (cfg.segment_samples(), cfg.step_samples(), cfg.pad_samples());
-        let total = source.total_frames().map(|f| self.segments_for(f, source.sample_rate()));
+        let total = source.total_frames().map(|f| segment_count(cfg, f, source.sample_rate()));
         let mut resampler = Resampler::new(source.sample_rate(), cfg.sample_rate, channels);
-        let mut run = SegmentRunner { t: self, stitcher: Stitcher::new(cfg), done: 0, total, times: StageSeconds::default() };
+        let mut run =
+            SegmentRunner { t: self, cfg, stitcher: Stitcher::new(cfg), done: 0, total, times: StageSeconds::default() };
         // The padded signal from the current segment's start on.
         let mut buf: Vec<Vec<f32>> = vec![vec![0.0; pad]; channels];
         let mut received = 0u64;
@@ -120,10 +127,15 @@ impl Transcriber {
             return Err(Error::NoAudio { what: "the input".into() });
         }
         append(&mut buf, resampler.finish());
+        // The reference also runs the last segment, which holds nothing but end padding; silence decodes to no
+        // events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and saves
+        // one segment per recording (a 69 s piece: 11 -> 10).
+        let mut to_end = buf[0].len(); // samples before the end padding
         buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
-        while !buf[0].is_empty() {
+        while to_end > 0 {
             run.segment(&buf, seg, on_progress)?;
             buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
+            to_end = to_end.saturating_sub(step);
         }
         let mut t = to_transcription(&run.stitcher.finish());
         if options.pedal_extend {
@@ -136,8 +148,15 @@ impl Transcriber {
     }
 }
 
+/// Segments the pipeline runs: one per segment start, leaving out those that would hold only end padding.
+fn segment_count(cfg: &ModelConfig, frames: u64, rate: u32) -> usize {
+    let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
+    (resampled + cfg.pad_samples()).div_ceil(cfg.step_samples())
+}
+
 struct SegmentRunner<'t> {
     t: &'t Transcriber,
+    cfg: &'t ModelConfig,
     stitcher: Stitcher,
     done: usize,
     total: Option<usize>,
@@ -147,7 +166,7 @@ struct SegmentRunner<'t> {
 impl SegmentRunner<'_> {
     /// Runs the segment at the start of `buf` (zero-padded to `seg` samples if shorter).
     fn segment(&mut self, buf: &[Vec<f32>], seg: usize, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
-        let cfg = self.t.config();
+        let cfg = self.cfg;
         let segment: Vec<Vec<f32>> = buf
             .iter()
             .map(|b| {

@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::audio::PcmBuffer;
 use crate::notes::Note;
-use crate::{midi, Flow, TranscribeOptions, Transcriber, Transcription};
+use crate::{midi, Flow, TranscribeOptions, Transcriber, Transcription, FAST_SEGMENT_HOP_SECONDS};
 
 pub use wasm_bindgen_rayon::init_thread_pool;
 
@@ -43,14 +43,16 @@ impl Engine {
         Ok(Engine { inner: Transcriber::from_bytes(model).map_err(|e| JsError::new(&e.to_string()))? })
     }
 
-    /// Transcribes PCM. `channels`: an Array of Float32Array (same length each); `progress(fraction,
-    /// secondsDone, notesSoFar)` is called after each segment, and returning `false` cancels.
+    /// Transcribes PCM. `channels`: an Array of Float32Array (same length each); `fast` selects the faster
+    /// mode (less overlap between segments); `progress(fraction, secondsDone, notesSoFar)` is called after each
+    /// segment, and returning `false` cancels.
     pub fn transcribe(
         &self,
         channels: Array,
         sample_rate: u32,
         pedal_extend: bool,
         include_pedals: bool,
+        fast: bool,
         progress: Option<Function>,
     ) -> Result<Transcript, JsError> {
         let data: Vec<Vec<f32>> = channels
@@ -59,7 +61,8 @@ impl Engine {
             .collect::<Result<_, _>>()
             .map_err(|_| JsError::new("channels must be an Array of Float32Array"))?;
         let mut source = PcmBuffer::new(sample_rate, data).map_err(|e| JsError::new(&e.to_string()))?;
-        let options = TranscribeOptions { pedal_extend, include_pedals };
+        let segment_hop_seconds = fast.then_some(FAST_SEGMENT_HOP_SECONDS);
+        let options = TranscribeOptions { pedal_extend, include_pedals, segment_hop_seconds };
         let mut on_progress = |p: &crate::Progress| {
             let Some(f) = &progress else { return Flow::Continue };
             let r = f.call3(

@@ -64,6 +64,10 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     assert_eq!(code, 1);
     assert!(err.contains("not a pianoscribe model"), "{err}");
 
+    let (code, _, err) = pianoscribe(&["transcribe", wav.to_str().unwrap(), "-o", tmp("z.mid").to_str().unwrap(), "--segment-hop", "40"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: ") && err.contains("segment hop 40 s"), "{err}");
+
     let garbage = tmp("garbage.mid");
     std::fs::write(&garbage, b"MThd garbage").unwrap();
     let (code, _, err) = pianoscribe(&["eval", garbage.to_str().unwrap(), common::shared("data/stereo-44k/madmom_stereo_sample.tsv").to_str().unwrap()]);

@@ -44,6 +44,19 @@ fn status_kb(key: &str) -> Option<u64> {
     s.lines().find(|l| l.starts_with(key))?.split_whitespace().nth(1)?.parse().ok()
 }
 
+extern "C" {
+    /// glibc: hand free heap pages back to the system.
+    fn malloc_trim(pad: usize) -> i32;
+}
+
+/// Resident memory in use: freed heap pages are returned first, as glibc otherwise keeps up to 64 MB of
+/// them at random (resident memory between segments toggled between 593 and 626 MB in one run without it).
+fn resident_kb() -> Option<u64> {
+    // SAFETY: malloc_trim only releases memory that no allocation owns.
+    unsafe { malloc_trim(0) };
+    status_kb("VmRSS:")
+}
+
 fn median(v: &[u64]) -> u64 {
     let mut v = v.to_vec();
     v.sort_unstable();
@@ -62,7 +75,7 @@ fn memory_does_not_grow_with_length() {
     let mut resident = vec![];
     let t = common::engine()
         .transcribe(&mut src, TranscribeOptions::default(), &mut |p| {
-            resident.push(status_kb("VmRSS:").unwrap_or(0));
+            resident.push(resident_kb().unwrap_or(0));
             if p.segments_done % 50 == 0 || (p.segments_done < 50 && p.segments_done % 4 == 0) {
                 let (now, peak) = (resident.last().unwrap() / 1024, status_kb("VmHWM:").unwrap_or(0) / 1024);
                 eprintln!("  {} segments, {:.0} s of audio, RSS {now} MB, peak {peak} MB", p.segments_done, p.seconds_done);
@@ -70,10 +83,10 @@ fn memory_does_not_grow_with_length() {
             Flow::Continue
         })
         .unwrap();
-    // Resident memory between segments, second quarter of the run against the last quarter (measured: 605 MB
-    // flat). Not the peak: it jumps by a 64 MB network buffer whenever the allocator happens to keep one (709 ->
-    // 802 MB in one CI run, 690 flat then 753 at segment 25 in another) without any trend. Keeping the PCM would
-    // add 21 MB between the two medians (2 minutes at 44.1 kHz), keeping each segment's features 61 MB.
+    // Resident memory between segments, second quarter of the run against the last quarter. Not the peak: it
+    // jumps by a 64 MB network buffer whenever the allocator happens to keep one (709 -> 802 MB in one CI run,
+    // 690 flat then 753 at segment 25 in another) without any trend. Keeping the PCM would add 21 MB between
+    // the two medians (2 minutes at 44.1 kHz), keeping each segment's features 61 MB.
     let n = resident.len();
     let (early, late) = (median(&resident[n / 4..n / 2]), median(&resident[3 * n / 4..]));
     println!(

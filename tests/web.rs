@@ -29,19 +29,19 @@ fn errors_come_back_as_messages() {
     assert!(message(e).contains("not a pianoscribe model"));
 
     let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
-    let e = engine.transcribe(channels(&[vec![0.0; 100]]), 4_000, false, true, None).err().unwrap();
+    let e = engine.transcribe(channels(&[vec![0.0; 100]]), 4_000, false, true, false, None).err().unwrap();
     assert!(message(e).contains("sample rate 4000 Hz is not supported"));
-    let e = engine.transcribe(channels(&[vec![0.0; 100], vec![0.0; 99]]), 44_100, false, true, None).err().unwrap();
+    let e = engine.transcribe(channels(&[vec![0.0; 100], vec![0.0; 99]]), 44_100, false, true, false, None).err().unwrap();
     assert!(message(e).contains("channel 1 has 99 samples"));
     let not_floats: Array = [JsValue::from_str("x")].into_iter().collect();
-    let e = engine.transcribe(not_floats, 44_100, false, true, None).err().unwrap();
+    let e = engine.transcribe(not_floats, 44_100, false, true, false, None).err().unwrap();
     assert!(message(e).contains("Array of Float32Array"));
-    let e = engine.transcribe(Array::new(), 44_100, false, true, None).err().unwrap();
+    let e = engine.transcribe(Array::new(), 44_100, false, true, false, None).err().unwrap();
     assert!(message(e).contains("0 audio channels"));
 
     // Returning false from the progress callback cancels after the first segment.
     let (rate, pcm) = parse_wav(WAV);
     let stop = Function::new_with_args("fraction, seconds, notes", "return false;");
-    let e = engine.transcribe(channels(&pcm), rate, false, true, Some(stop)).err().unwrap();
+    let e = engine.transcribe(channels(&pcm), rate, false, true, false, Some(stop)).err().unwrap();
     assert_eq!(message(e), "transcription cancelled");
 }

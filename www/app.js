@@ -191,7 +191,7 @@ async function transcribe(file) {
       state.rejectRun = reject;
       state.worker.postMessage({
         type: 'transcribe', channels, sampleRate: audio.sampleRate, cancel: shared,
-        pedalExtend: $('pedal-extend').checked, includePedals: $('include-pedals').checked,
+        pedalExtend: $('pedal-extend').checked, includePedals: $('include-pedals').checked, fast: $('fast').checked,
       }, channels.map((c) => c.buffer));
     });
     state.notes = result.notes;

@@ -34,7 +34,7 @@ self.onmessage = async (event) => {
     const cancel = m.cancel ? new Int32Array(m.cancel) : null;
     const started = performance.now();
     try {
-      const t = engine.transcribe(m.channels, m.sampleRate, m.pedalExtend, m.includePedals, (fraction, seconds, notes) => {
+      const t = engine.transcribe(m.channels, m.sampleRate, m.pedalExtend, m.includePedals, m.fast, (fraction, seconds, notes) => {
         postMessage({ type: 'progress', fraction, seconds, notes }, [notes.buffer]);
         return !(cancel && Atomics.load(cancel, 0) === 1);
       });

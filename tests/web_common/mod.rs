@@ -48,7 +48,7 @@ pub fn cli_notes() -> Vec<[f64; 4]> {
 }
 
 pub fn notes(engine: &Engine, pcm: &[Vec<f32>], rate: u32) -> Vec<[f64; 4]> {
-    let t = engine.transcribe(channels(pcm), rate, false, true, None).map_err(JsValue::from).unwrap();
+    let t = engine.transcribe(channels(pcm), rate, false, true, false, None).map_err(JsValue::from).unwrap();
     assert!(t.midi().starts_with(b"MThd"));
     t.notes().to_vec().chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
 }

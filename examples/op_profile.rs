@@ -1,0 +1,81 @@
+//! Where the network's time goes, op by op: loads the bundle's backbone, runs it on random features a few
+//! times on the rayon pool and prints the time per op kind and the slowest nodes.
+//! `cargo run --release --example op_profile -- [MODEL.pscb] [RUNS]`
+use std::collections::HashMap;
+use std::time::Instant;
+use tract_onnx::prelude::*;
+
+fn main() -> TractResult<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).cloned().unwrap_or("models/transkun-v2.pscb".into());
+    let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(2);
+    let bytes = std::fs::read(&path)?;
+    let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + hlen])?;
+    let mut off = 12 + hlen;
+    let mut backbone = None;
+    for p in header["parts"].as_array().unwrap() {
+        let n = p["bytes"].as_u64().unwrap() as usize;
+        if p["name"] == "backbone" {
+            backbone = Some(&bytes[off..off + n]);
+        }
+        off += n;
+    }
+    let frames = header["frames_per_segment"].as_u64().unwrap() as usize;
+    let mels = header["mel"]["n_mels"].as_u64().unwrap() as usize;
+    let windows = 1 + header["gaussian_windows"]["center_logits"].as_array().unwrap().len();
+    let t0 = Instant::now();
+    let model = tract_onnx::onnx()
+        .model_for_read(&mut &backbone.unwrap()[..])?
+        .with_input_fact(0, f32::fact([1, frames, mels, windows]).into())?
+        .into_optimized()?;
+    eprintln!("optimised in {:.2} s, {} nodes", t0.elapsed().as_secs_f64(), model.nodes().len());
+    let plan = model.into_runnable()?;
+    let input: Tensor = tract_ndarray::Array4::from_shape_fn((1, frames, mels, windows), |(_, t, m, w)| {
+        (((t * 31 + m * 7 + w * 3) % 97) as f32) / 97.0
+    })
+    .into();
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
+    let mut by_op: HashMap<String, (f64, usize)> = HashMap::new();
+    let mut by_node: HashMap<usize, (f64, String)> = HashMap::new();
+    let mut total = 0.0;
+    for run in 0..runs {
+        let mut state = plan.spawn()?;
+        let t = Instant::now();
+        pool.install(|| {
+            tract_linalg::multithread::multithread_tract_scope(tract_linalg::multithread::Executor::RayonGlobal, || {
+                state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, st, node, inputs| {
+                    let t = Instant::now();
+                    let r = tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
+                    let dt = t.elapsed().as_secs_f64();
+                    if run > 0 || runs == 1 {
+                        let e = by_op.entry(node.op().name().to_string()).or_default();
+                        e.0 += dt;
+                        e.1 += 1;
+                        let e = by_node.entry(node.id).or_insert((0.0, format!("{} {}", node.name, node.op().name())));
+                        e.0 += dt;
+                    }
+                    r
+                })
+            })
+        })?;
+        let dt = t.elapsed().as_secs_f64();
+        eprintln!("run {run}: {dt:.2} s");
+        if run > 0 || runs == 1 {
+            total += dt;
+        }
+    }
+    let n = if runs > 1 { runs - 1 } else { 1 } as f64;
+    let mut ops: Vec<_> = by_op.into_iter().collect();
+    ops.sort_by(|a, b| b.1 .0.partial_cmp(&a.1 .0).unwrap());
+    println!("per run {:.2} s", total / n);
+    for (op, (t, c)) in ops.iter().take(25) {
+        println!("{:>8.3} s {:>5.1} % {:>5} x {}", t / n, 100.0 * t / total, c / n as usize, op);
+    }
+    let mut nodes: Vec<_> = by_node.into_iter().collect();
+    nodes.sort_by(|a, b| b.1 .0.partial_cmp(&a.1 .0).unwrap());
+    for (_, (t, name)) in nodes.iter().take(30) {
+        println!("{:>8.3} s {}", t / n, name);
+    }
+    Ok(())
+}
