@@ -39,8 +39,8 @@ enum Command {
         /// measured speed and accuracy.
         #[arg(long, conflicts_with = "segment_hop")]
         fast: bool,
-        /// Seconds between segment starts (2 to 16; default: the model's, 8 s). Larger is faster and less
-        /// accurate.
+        /// Seconds between segment starts, from 2 up to the 16 s segment length (default: the model's, 8 s).
+        /// Larger is faster and less accurate.
         #[arg(long, value_name = "SECONDS")]
         segment_hop: Option<f64>,
         /// Also write the notes as a table (onset, offset, pitch, velocity) next to each MIDI file.

@@ -129,13 +129,16 @@ impl Default for TranscribeOptions {
 pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
 
 impl ModelConfig {
-    /// This configuration with another segment hop, which must leave the segments overlapping or touching and
-    /// be at least an eighth of a segment (smaller hops multiply the work for no measured gain).
+    /// This configuration with another segment hop, which must be at least an eighth of a segment (smaller hops
+    /// multiply the work for no measured gain) and, once rounded up to whole frames, leave no gap between
+    /// segments.
     pub fn with_segment_hop(&self, seconds: f64) -> Result<ModelConfig> {
-        let (min, max) = (self.segment_seconds / 8.0, self.segment_seconds);
+        let min = self.segment_seconds / 8.0;
+        let max = (self.segment_samples() / self.hop * self.hop) as f64 / self.sample_rate as f64;
         if !(seconds >= min && seconds <= max) {
             return Err(Error::InvalidOption(format!(
-                "segment hop {seconds} s: expected {min} to {max} s (the model's segments are {max} s long)"
+                "segment hop {seconds} s: expected {min} to {max:.3} s (the model's segments are {} s long)",
+                self.segment_seconds
             )));
         }
         Ok(ModelConfig { segment_hop_seconds: seconds, ..self.clone() })
