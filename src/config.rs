@@ -134,10 +134,11 @@ impl ModelConfig {
     /// segments.
     pub fn with_segment_hop(&self, seconds: f64) -> Result<ModelConfig> {
         let min = self.segment_seconds / 8.0;
-        let max = (self.segment_samples() / self.hop * self.hop) as f64 / self.sample_rate as f64;
+        // Rounded down to the millisecond, so that the range the error message states is all accepted.
+        let max = ((self.segment_samples() / self.hop * self.hop) as f64 / self.sample_rate as f64 * 1e3).floor() / 1e3;
         if !(seconds >= min && seconds <= max) {
             return Err(Error::InvalidOption(format!(
-                "segment hop {seconds} s: expected {min} to {max:.3} s (the model's segments are {} s long)",
+                "segment hop {seconds} s: expected {min} to {max} s (the model's segments are {} s long)",
                 self.segment_seconds
             )));
         }
