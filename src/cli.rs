@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::{metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber, FAST_SEGMENT_HOP_SECONDS};
+use pianoscribe::{
+    metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber, FAST_SEGMENT_HOP_SECONDS,
+};
 
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
@@ -82,14 +84,26 @@ pub fn main() -> i32 {
     // A bug in a decoder must not end in a stack trace: report it as one error line instead.
     std::panic::set_hook(Box::new(|_| {}));
     let result = guarded(Path::new("pianoscribe"), || match cli.command {
-        Command::Transcribe { input, output, pedal_extend, no_pedals, fast, segment_hop, tsv, model, threads, profile } => {
+        Command::Transcribe {
+            input,
+            output,
+            pedal_extend,
+            no_pedals,
+            fast,
+            segment_hop,
+            tsv,
+            model,
+            threads,
+            profile,
+        } => {
             let segment_hop_seconds = if fast { Some(FAST_SEGMENT_HOP_SECONDS) } else { segment_hop };
             let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals, segment_hop_seconds };
             let out = Output { tsv, profile };
             transcribe(&input, &output, options, out, model.as_deref(), threads)
         }
         Command::Eval { est, reference, json, onset_tolerance, pedal_extend_ref, pedal_extend_est } => {
-            let options = metrics::EvalOptions { onset_tolerance, pedal_extend_ref, pedal_extend_est, ..Default::default() };
+            let options =
+                metrics::EvalOptions { onset_tolerance, pedal_extend_ref, pedal_extend_est, ..Default::default() };
             eval(&est, &reference, json.as_deref(), &options)
         }
     });
@@ -164,7 +178,11 @@ fn transcribe(
 fn guarded(input: &Path, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
-        Err(format!("{}: internal error ({}); please report it with this file", input.display(), what.unwrap_or_default()))
+        Err(format!(
+            "{}: internal error ({}); please report it with this file",
+            input.display(),
+            what.unwrap_or_default()
+        ))
     })
 }
 
@@ -231,7 +249,8 @@ fn transcribe_file(
         t.pedals.len(),
         output.display(),
         started.elapsed().as_secs_f64(),
-        duration.map_or(String::new(), |d| format!(", {:.2} x real time", started.elapsed().as_secs_f64() / d.max(1e-9)))
+        duration
+            .map_or(String::new(), |d| format!(", {:.2} x real time", started.elapsed().as_secs_f64() / d.max(1e-9)))
     );
     Ok(())
 }

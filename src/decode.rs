@@ -175,9 +175,8 @@ pub fn decode_segment(
         for &(b, e) in ivs {
             let logits = &attrs.velocity_logits[idx * n_vel..][..n_vel];
             // argmax, first maximum on ties
-            let velocity = logits.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (i, &v)| {
-                if v > m.1 { (i, v) } else { m }
-            });
+            let velocity =
+                logits.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (i, &v)| if v > m.1 { (i, v) } else { m });
             let r = &attrs.refine_logits[idx * 4..][..4];
             let delta = |l: f32| {
                 ((continuous_bernoulli_mean(l) - 0.5) / cfg.refine.scale).clamp(-cfg.refine.clamp, cfg.refine.clamp)
@@ -191,14 +190,7 @@ pub fn decode_segment(
             if has_offset {
                 last_offset_frame[tr] = e;
             }
-            events.push(Event {
-                start,
-                end,
-                pitch: cfg.tracks[tr],
-                velocity: velocity.0 as u8,
-                has_onset,
-                has_offset,
-            });
+            events.push(Event { start, end, pitch: cfg.tracks[tr], velocity: velocity.0 as u8, has_onset, has_offset });
             idx += 1;
         }
     }
@@ -277,7 +269,8 @@ impl Stitcher {
 /// transkun's resolveOverlapping: in (start, end, pitch) order, cut a note's end at the next start of the same
 /// pitch, then drop notes that end up empty.
 fn resolve_overlaps(events: &mut Vec<Event>) {
-    let key = |a: &Event, b: &Event| a.start.total_cmp(&b.start).then(a.end.total_cmp(&b.end)).then(a.pitch.cmp(&b.pitch));
+    let key =
+        |a: &Event, b: &Event| a.start.total_cmp(&b.start).then(a.end.total_cmp(&b.end)).then(a.pitch.cmp(&b.pitch));
     events.sort_by(key);
     let mut last_of: std::collections::HashMap<i32, usize> = Default::default();
     for i in 0..events.len() {
@@ -380,7 +373,11 @@ mod tests {
                 best[s] = b + single;
             }
             let got = score_of(&path, &q, &k, &d, dim);
-            assert!((got - best[0]).abs() < 1e-4 * best[0].abs().max(1.0), "path {path:?} scores {got}, optimum {}", best[0]);
+            assert!(
+                (got - best[0]).abs() < 1e-4 * best[0].abs().max(1.0),
+                "path {path:?} scores {got}, optimum {}",
+                best[0]
+            );
         }
     }
 

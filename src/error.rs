@@ -27,7 +27,9 @@ pub enum Error {
     #[error("{channels} audio channels are not supported; expected 1 to {max}")]
     Channels { channels: usize, max: usize },
 
-    #[error("channel {channel} has {actual} samples but channel 0 has {expected}; all channels must be the same length")]
+    #[error(
+        "channel {channel} has {actual} samples but channel 0 has {expected}; all channels must be the same length"
+    )]
     ChannelLength { channel: usize, expected: usize, actual: usize },
 
     #[error("the audio contains non-finite samples (NaN or infinity) at channel {channel}, sample {index}")]

@@ -83,7 +83,11 @@ impl FrontEnd {
         // Sample at framed position p of frame t is x[t*hop + p - left], zero outside the signal.
         let sample = |x: &[f32], t: usize, p: usize| -> f32 {
             let i = (t * self.hop + p) as isize - left as isize;
-            if i >= 0 && (i as usize) < seg_len { x[i as usize] } else { 0.0 }
+            if i >= 0 && (i as usize) < seg_len {
+                x[i as usize]
+            } else {
+                0.0
+            }
         };
 
         // Gain normalisation: one mean and one unbiased std over all framed values of all channels. Each
@@ -177,9 +181,8 @@ pub fn mel_filterbank(n_freqs: usize, f_min: f64, f_max: f64, n_mels: usize, sam
     let nyquist = (sample_rate / 2) as f64;
     let all_freqs: Vec<f64> = (0..n_freqs).map(|i| nyquist * i as f64 / (n_freqs - 1) as f64).collect();
     let (m_min, m_max) = (hz_to_mel_htk(f_min), hz_to_mel_htk(f_max));
-    let f_pts: Vec<f64> = (0..n_mels + 2)
-        .map(|i| mel_to_hz_htk(m_min + (m_max - m_min) * i as f64 / (n_mels + 1) as f64))
-        .collect();
+    let f_pts: Vec<f64> =
+        (0..n_mels + 2).map(|i| mel_to_hz_htk(m_min + (m_max - m_min) * i as f64 / (n_mels + 1) as f64)).collect();
     (0..n_mels)
         .map(|m| {
             let (lo, mid, hi) = (f_pts[m], f_pts[m + 1], f_pts[m + 2]);

@@ -60,7 +60,11 @@ impl Prf {
 
 /// mir_eval.util.f_measure with beta = 1.
 fn f_measure(p: f64, r: f64) -> f64 {
-    if p == 0.0 && r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    if p == 0.0 && r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -78,7 +82,12 @@ fn around4(x: f64) -> f64 {
 }
 
 /// mir_eval.transcription.match_notes: (ref index, est index) pairs of a maximum matching, sorted by ref.
-pub fn match_notes(reference: &[Note], estimate: &[Note], opts: &EvalOptions, with_offsets: bool) -> Vec<(usize, usize)> {
+pub fn match_notes(
+    reference: &[Note],
+    estimate: &[Note],
+    opts: &EvalOptions,
+    with_offsets: bool,
+) -> Vec<(usize, usize)> {
     // Edges in numpy.where order (row-major over ref x est), grouped by est in order of first appearance.
     let mut graph: Vec<(usize, Vec<usize>)> = vec![];
     let mut slot: HashMap<usize, usize> = HashMap::new();
@@ -190,9 +199,8 @@ fn velocity_matches(reference: &[Note], estimate: &[Note], matching: &[(usize, u
     if matching.is_empty() {
         return 0;
     }
-    let (min_v, max_v) = reference.iter().fold((f64::MAX, f64::MIN), |(a, b), n| {
-        (a.min(n.velocity as f64), b.max(n.velocity as f64))
-    });
+    let (min_v, max_v) =
+        reference.iter().fold((f64::MAX, f64::MIN), |(a, b), n| (a.min(n.velocity as f64), b.max(n.velocity as f64)));
     let range = (max_v - min_v).max(1.0);
     let r: Vec<f64> = matching.iter().map(|&(ri, _)| (reference[ri].velocity as f64 - min_v) / range).collect();
     let e: Vec<f64> = matching.iter().map(|&(_, ei)| estimate[ei].velocity as f64).collect();
@@ -240,7 +248,11 @@ pub fn evaluate(reference: &[Note], estimate: &[Note], opts: &EvalOptions) -> Sc
     let (nr, ne) = (reference.len(), estimate.len());
     let onset = match_notes(reference, estimate, opts, false);
     let with_offset = match_notes(reference, estimate, opts, true);
-    let velocity = if nr == 0 || ne == 0 { 0 } else { velocity_matches(reference, estimate, &with_offset, opts.velocity_tolerance) };
+    let velocity = if nr == 0 || ne == 0 {
+        0
+    } else {
+        velocity_matches(reference, estimate, &with_offset, opts.velocity_tolerance)
+    };
 
     let end = reference.iter().chain(estimate).map(|n| n.offset).fold(0.0, f64::max);
     let n_frames = (end / opts.frame_hop).ceil() as usize + 1;
@@ -319,7 +331,11 @@ fn files_by_stem(dir: &Path, want_pedal: bool) -> Result<BTreeMap<String, PathBu
     let rank = |p: &Path| {
         let ext = extension(p);
         let is_midi = MIDI_EXTENSIONS.contains(&ext.as_str());
-        if is_midi == want_pedal { 0 } else { 1 }
+        if is_midi == want_pedal {
+            0
+        } else {
+            1
+        }
     };
     for p in paths {
         let ext = extension(&p);

@@ -36,7 +36,12 @@ pub fn write(t: &Transcription) -> Vec<u8> {
     for p in &t.pedals {
         let controller = u7::new(p.kind.controller());
         let (on, off) = (seconds_to_ticks(p.start), seconds_to_ticks(p.end).max(seconds_to_ticks(p.start) + 1));
-        timeline.push((on, 2, p.kind.controller(), MidiMessage::Controller { controller, value: u7::new(p.value.min(127)) }));
+        timeline.push((
+            on,
+            2,
+            p.kind.controller(),
+            MidiMessage::Controller { controller, value: u7::new(p.value.min(127)) },
+        ));
         timeline.push((off, 1, p.kind.controller(), MidiMessage::Controller { controller, value: u7::new(0) }));
     }
     timeline.sort_by_key(|&(tick, order, key, _)| (tick, order, key));
@@ -44,10 +49,16 @@ pub fn write(t: &Transcription) -> Vec<u8> {
     let channel = u4::new(0);
     let mut track = vec![
         TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::TrackName(b"Piano")) },
-        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(TEMPO_US_PER_QUARTER))) },
         TrackEvent {
             delta: u28::new(0),
-            kind: TrackEventKind::Midi { channel, message: MidiMessage::ProgramChange { program: u7::new(PIANO_PROGRAM) } },
+            kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(TEMPO_US_PER_QUARTER))),
+        },
+        TrackEvent {
+            delta: u28::new(0),
+            kind: TrackEventKind::Midi {
+                channel,
+                message: MidiMessage::ProgramChange { program: u7::new(PIANO_PROGRAM) },
+            },
         },
     ];
     let mut last = 0u64;
@@ -133,7 +144,12 @@ fn read_events(smf: &Smf, seconds: impl Fn(u64) -> f64) -> Transcription {
                     let Some(list) = open.get_mut(&(ch, key.as_int())) else { continue };
                     let (close, keep): (Vec<_>, Vec<_>) = list.drain(..).partition(|&(start, _)| start != tick);
                     for (start, velocity) in close {
-                        out.notes.push(Note { onset: seconds(start), offset: seconds(tick), pitch: key.as_int(), velocity });
+                        out.notes.push(Note {
+                            onset: seconds(start),
+                            offset: seconds(tick),
+                            pitch: key.as_int(),
+                            velocity,
+                        });
                     }
                     *list = keep;
                 }

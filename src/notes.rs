@@ -52,9 +52,7 @@ pub struct Transcription {
 }
 
 pub fn sort_notes(notes: &mut [Note]) {
-    notes.sort_by(|a, b| {
-        a.onset.total_cmp(&b.onset).then(a.offset.total_cmp(&b.offset)).then(a.pitch.cmp(&b.pitch))
-    });
+    notes.sort_by(|a, b| a.onset.total_cmp(&b.onset).then(a.offset.total_cmp(&b.offset)).then(a.pitch.cmp(&b.pitch)));
 }
 
 /// Sustain-pedal extension (the Onsets & Frames convention): a note released while the sustain pedal is down
@@ -130,14 +128,19 @@ pub fn read_note_table(text: &str, what: &str) -> crate::error::Result<Vec<Note>
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> = line.split(|c: char| c == '\t' || c == ',' || c == ' ').filter(|f| !f.is_empty()).collect();
+        let fields: Vec<&str> =
+            line.split(|c: char| c == '\t' || c == ',' || c == ' ').filter(|f| !f.is_empty()).collect();
         if fields.is_empty() || fields[0].parse::<f64>().is_err() {
             continue; // a header line
         }
         if fields.len() < 3 {
-            return Err(err(i + 1, format!("expected onset, offset, pitch[, velocity]; found {} fields", fields.len())));
+            return Err(err(
+                i + 1,
+                format!("expected onset, offset, pitch[, velocity]; found {} fields", fields.len()),
+            ));
         }
-        let num = |k: usize| fields[k].parse::<f64>().map_err(|_| err(i + 1, format!("'{}' is not a number", fields[k])));
+        let num =
+            |k: usize| fields[k].parse::<f64>().map_err(|_| err(i + 1, format!("'{}' is not a number", fields[k])));
         let (onset, offset, pitch) = (num(0)?, num(1)?, num(2)?);
         let velocity = if fields.len() > 3 { num(3)? } else { 64.0 };
         if !(onset.is_finite() && offset.is_finite()) || offset < onset || onset < 0.0 {

@@ -104,8 +104,14 @@ impl Transcriber {
         let (seg, step, pad) = (cfg.segment_samples(), cfg.step_samples(), cfg.pad_samples());
         let total = source.total_frames().map(|f| segment_count(cfg, f, source.sample_rate()));
         let mut resampler = Resampler::new(source.sample_rate(), cfg.sample_rate, channels);
-        let mut run =
-            SegmentRunner { t: self, cfg, stitcher: Stitcher::new(cfg), done: 0, total, times: StageSeconds::default() };
+        let mut run = SegmentRunner {
+            t: self,
+            cfg,
+            stitcher: Stitcher::new(cfg),
+            done: 0,
+            total,
+            times: StageSeconds::default(),
+        };
         // The padded signal from the current segment's start on.
         let mut buf: Vec<Vec<f32>> = vec![vec![0.0; pad]; channels];
         let mut received = 0u64;

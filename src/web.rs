@@ -76,7 +76,8 @@ impl Engine {
                 _ => Flow::Continue,
             }
         };
-        let t = self.inner.transcribe(&mut source, options, &mut on_progress).map_err(|e| JsError::new(&e.to_string()))?;
+        let t =
+            self.inner.transcribe(&mut source, options, &mut on_progress).map_err(|e| JsError::new(&e.to_string()))?;
         Ok(Transcript { midi: midi::write(&t), t })
     }
 }

@@ -7,7 +7,11 @@ mod common;
 
 fn pianoscribe(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pianoscribe")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn tmp(name: &str) -> std::path::PathBuf {
@@ -35,14 +39,20 @@ fn transcribes_a_folder_and_scores_it() {
     );
     // Same input, same bytes.
     let again = tmp("again.mid");
-    let (code, _, err) = pianoscribe(&["transcribe", input.join("sample.wav").to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    let (code, _, err) =
+        pianoscribe(&["transcribe", input.join("sample.wav").to_str().unwrap(), "-o", again.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&again).unwrap(), midi);
 
     let truth = common::shared("data/stereo-44k/madmom_stereo_sample.tsv");
     let json = tmp("scores.json");
-    let (code, table, err) =
-        pianoscribe(&["eval", out.join("sample.mid").to_str().unwrap(), truth.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let (code, table, err) = pianoscribe(&[
+        "eval",
+        out.join("sample.mid").to_str().unwrap(),
+        truth.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(table.contains("note F1"), "{table}");
     let scores: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -60,17 +70,35 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     let bogus = tmp("model.bin");
     std::fs::write(&bogus, b"definitely not a model").unwrap();
     let wav = common::shared("data/stereo-44k/madmom_stereo_sample.wav");
-    let (code, _, err) = pianoscribe(&["transcribe", wav.to_str().unwrap(), "-o", tmp("y.mid").to_str().unwrap(), "--model", bogus.to_str().unwrap()]);
+    let (code, _, err) = pianoscribe(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-o",
+        tmp("y.mid").to_str().unwrap(),
+        "--model",
+        bogus.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("not a pianoscribe model"), "{err}");
 
-    let (code, _, err) = pianoscribe(&["transcribe", wav.to_str().unwrap(), "-o", tmp("z.mid").to_str().unwrap(), "--segment-hop", "40"]);
+    let (code, _, err) = pianoscribe(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-o",
+        tmp("z.mid").to_str().unwrap(),
+        "--segment-hop",
+        "40",
+    ]);
     assert_eq!(code, 1);
     assert!(err.starts_with("error: ") && err.contains("segment hop 40 s"), "{err}");
 
     let garbage = tmp("garbage.mid");
     std::fs::write(&garbage, b"MThd garbage").unwrap();
-    let (code, _, err) = pianoscribe(&["eval", garbage.to_str().unwrap(), common::shared("data/stereo-44k/madmom_stereo_sample.tsv").to_str().unwrap()]);
+    let (code, _, err) = pianoscribe(&[
+        "eval",
+        garbage.to_str().unwrap(),
+        common::shared("data/stereo-44k/madmom_stereo_sample.tsv").to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot read MIDI"), "{err}");
 

@@ -49,7 +49,9 @@ fn tone(rate: u32, secs: f64, notes: &[(f64, f64)]) -> Vec<f32> {
 fn stereo_44k_recording_gives_its_eight_notes() {
     let path = shared("data/stereo-44k/madmom_stereo_sample.wav");
     let t = transcribe_file(&path).unwrap();
-    let truth = read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt").unwrap();
+    let truth =
+        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
+            .unwrap();
     assert_eq!(truth.len(), 8);
     let s = evaluate(&truth, &t.notes, &EvalOptions::default());
     assert_eq!(t.notes.len(), 8, "{:?}", t.notes);
@@ -81,7 +83,9 @@ fn silence_gives_a_valid_midi_without_notes() {
 fn odd_rates_and_channel_counts_work() {
     // The real stereo recording, resampled offline to other rates and spread over other channel counts.
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
-    let truth = read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt").unwrap();
+    let truth =
+        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
+            .unwrap();
     for (to, channels) in [(8_000u32, 1usize), (192_000, 8), (11_025, 3)] {
         let mut r = pianoscribe::audio::Resampler::new(rate, to, 2);
         let mut y = r.process(&pcm);
@@ -120,7 +124,11 @@ fn bad_files_give_clear_errors() {
     let e = transcribe_file(&temp_file("empty.wav", b"")).unwrap_err();
     assert!(matches!(e, Error::EmptyFile { .. }), "{e}");
 
-    let e = transcribe_file(&temp_file("notes.mp3", b"these are not the droids you are looking for\n".repeat(100).as_slice())).unwrap_err();
+    let e = transcribe_file(&temp_file(
+        "notes.mp3",
+        b"these are not the droids you are looking for\n".repeat(100).as_slice(),
+    ))
+    .unwrap_err();
     assert!(matches!(e, Error::UnsupportedFormat { .. }), "{e}");
 
     // A WAV header that announces 0 samples.
@@ -169,7 +177,10 @@ fn progress_rises_to_one_and_cancel_stops() {
         })
         .unwrap();
     assert!(fractions.len() >= 2);
-    assert_eq!(fractions.len(), engine().segments_for(pcm[0].len() as u64, rate, &TranscribeOptions::default()).unwrap());
+    assert_eq!(
+        fractions.len(),
+        engine().segments_for(pcm[0].len() as u64, rate, &TranscribeOptions::default()).unwrap()
+    );
     assert!(fractions.windows(2).all(|w| w[0] < w[1]) && *fractions.last().unwrap() == 1.0, "{fractions:?}");
     assert_eq!(t.notes.len(), 8);
 
@@ -201,16 +212,20 @@ fn pedal_options_shape_the_output() {
     assert_eq!(no_pedals.notes, plain.notes);
     let extended = run(TranscribeOptions { pedal_extend: true, ..Default::default() });
     assert_eq!(extended.notes.len(), plain.notes.len());
-    let longer = extended.notes.iter().map(|n| n.offset - n.onset).sum::<f64>() > plain.notes.iter().map(|n| n.offset - n.onset).sum::<f64>();
+    let longer = extended.notes.iter().map(|n| n.offset - n.onset).sum::<f64>()
+        > plain.notes.iter().map(|n| n.offset - n.onset).sum::<f64>();
     assert!(longer, "pedal extension lengthens notes");
 }
 
 #[test]
 fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
-    let truth = read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt").unwrap();
+    let truth =
+        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
+            .unwrap();
     let count = |o: &TranscribeOptions| engine().segments_for(pcm[0].len() as u64, rate, o).unwrap();
-    let fast = TranscribeOptions { segment_hop_seconds: Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS), ..Default::default() };
+    let fast =
+        TranscribeOptions { segment_hop_seconds: Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS), ..Default::default() };
     assert!(count(&fast) < count(&TranscribeOptions::default()));
     let mut segments = 0;
     let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();

@@ -13,7 +13,8 @@ fn features_match_transkun() {
     let cfg = read_config(&common::model_bytes()).unwrap();
     let fixture: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(common::repo("tests/fixtures/frontend.json")).unwrap()).unwrap();
-    let mut src = AudioFile::open(&common::shared(&format!("data/stereo-44k/{}", fixture["source"].as_str().unwrap()))).unwrap();
+    let mut src =
+        AudioFile::open(&common::shared(&format!("data/stereo-44k/{}", fixture["source"].as_str().unwrap()))).unwrap();
     assert_eq!(src.sample_rate(), cfg.sample_rate);
     let mut pcm = vec![vec![]; src.channels()];
     while let Some(chunk) = src.next_chunk().unwrap() {
@@ -44,7 +45,10 @@ fn features_match_transkun() {
     // Log-mel values lie in about [0, 1.5]; f32 FFTs in a different order differ by ~1e-6.
     assert!(worst < 1e-4, "largest feature difference {worst}");
     for (t, v) in fixture["frame_means"].as_array().unwrap().iter().enumerate() {
-        let mean: f32 = (0..feats.mels).flat_map(|m| (0..feats.windows).map(move |w| (m, w))).map(|(m, w)| feats.at(t, m, w)).sum::<f32>()
+        let mean: f32 = (0..feats.mels)
+            .flat_map(|m| (0..feats.windows).map(move |w| (m, w)))
+            .map(|(m, w)| feats.at(t, m, w))
+            .sum::<f32>()
             / (feats.mels * feats.windows) as f32;
         assert!((mean - v.as_f64().unwrap() as f32).abs() < 1e-5, "frame {t}: {mean} vs {v}");
     }

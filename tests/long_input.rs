@@ -70,7 +70,9 @@ fn memory_does_not_grow_with_length() {
     let (rate, mut pcm) = common::load_pcm(&common::shared(&format!("data/maps-dev/{stem}.flac")));
     let total = minutes * 60 * rate as u64;
     let loops = total as f64 / pcm[0].len() as f64;
-    let per_loop = std::fs::read_to_string(common::shared(&format!("data/maps-dev-transkun/{stem}.tsv"))).unwrap().lines().count() - 1;
+    let per_loop =
+        std::fs::read_to_string(common::shared(&format!("data/maps-dev-transkun/{stem}.tsv"))).unwrap().lines().count()
+            - 1;
     let mut src = Looped { rate, pcm: pcm.remove(0), total, pos: 0 };
     let mut resident = vec![];
     let t = common::engine()
@@ -78,7 +80,10 @@ fn memory_does_not_grow_with_length() {
             resident.push(resident_kb().unwrap_or(0));
             if p.segments_done % 50 == 0 || (p.segments_done < 50 && p.segments_done % 4 == 0) {
                 let (now, peak) = (resident.last().unwrap() / 1024, status_kb("VmHWM:").unwrap_or(0) / 1024);
-                eprintln!("  {} segments, {:.0} s of audio, RSS {now} MB, peak {peak} MB", p.segments_done, p.seconds_done);
+                eprintln!(
+                    "  {} segments, {:.0} s of audio, RSS {now} MB, peak {peak} MB",
+                    p.segments_done, p.seconds_done
+                );
             }
             Flow::Continue
         })
@@ -98,7 +103,11 @@ fn memory_does_not_grow_with_length() {
     );
     // Each pass over the recording gives about the reference's notes.
     let expected = per_loop as f64 * loops;
-    assert!((t.notes.len() as f64 - expected).abs() < 0.05 * expected, "{} notes, expected about {expected:.0}", t.notes.len());
+    assert!(
+        (t.notes.len() as f64 - expected).abs() < 0.05 * expected,
+        "{} notes, expected about {expected:.0}",
+        t.notes.len()
+    );
     if late > 0 {
         assert!(late < early + 16 * 1024, "resident memory grew from {} MB to {} MB", early / 1024, late / 1024);
     }

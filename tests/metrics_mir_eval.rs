@@ -54,7 +54,8 @@ fn constructed_cases_match_mir_eval_exactly() {
 fn real_pieces_match_mir_eval() {
     let f = fixture();
     let opts = EvalOptions { frame_hop: f["hop"].as_f64().unwrap(), ..Default::default() };
-    let report = evaluate_paths(&common::shared("data/maps-dev-transkun"), &common::shared("data/maps-dev"), &opts).unwrap();
+    let report =
+        evaluate_paths(&common::shared("data/maps-dev-transkun"), &common::shared("data/maps-dev"), &opts).unwrap();
     let expected = f["maps_dev"].as_object().unwrap();
     assert_eq!(report.pieces.len(), expected.len());
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
@@ -62,7 +63,8 @@ fn real_pieces_match_mir_eval() {
         check(stem, &report.pieces[stem], want, 1e-4);
     }
     // The mean over pieces (Onsets & Frames convention).
-    let mean_f1 = |k: &str| expected.values().map(|v| v[k]["f1"].as_f64().unwrap()).sum::<f64>() / expected.len() as f64;
+    let mean_f1 =
+        |k: &str| expected.values().map(|v| v[k]["f1"].as_f64().unwrap()).sum::<f64>() / expected.len() as f64;
     assert!((report.mean.note.f1 - mean_f1("note")).abs() < 1e-4);
     assert!((report.mean.note_offset.f1 - mean_f1("note_offset")).abs() < 1e-4);
     assert!((report.mean.note_offset_velocity.f1 - mean_f1("note_offset_velocity")).abs() < 1e-4);

@@ -37,7 +37,8 @@ fn maps_dev_matches_the_reference() {
         let parity = evaluate(&reference, &ours, &opts);
         // Velocities of the notes matched by onset: the share within 2 MIDI steps of the reference's.
         let m = match_notes(&reference, &ours, &opts, false);
-        let close = m.iter().filter(|&&(r, e)| (reference[r].velocity as i32 - ours[e].velocity as i32).abs() <= 2).count();
+        let close =
+            m.iter().filter(|&&(r, e)| (reference[r].velocity as i32 - ours[e].velocity as i32).abs() <= 2).count();
         let vel_share = close as f64 / m.len().max(1) as f64;
         let acc = evaluate(&truth, &ours, &opts);
         let ref_acc = evaluate(&truth, &reference, &opts);

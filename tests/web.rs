@@ -31,7 +31,8 @@ fn errors_come_back_as_messages() {
     let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
     let e = engine.transcribe(channels(&[vec![0.0; 100]]), 4_000, false, true, false, None).err().unwrap();
     assert!(message(e).contains("sample rate 4000 Hz is not supported"));
-    let e = engine.transcribe(channels(&[vec![0.0; 100], vec![0.0; 99]]), 44_100, false, true, false, None).err().unwrap();
+    let e =
+        engine.transcribe(channels(&[vec![0.0; 100], vec![0.0; 99]]), 44_100, false, true, false, None).err().unwrap();
     assert!(message(e).contains("channel 1 has 99 samples"));
     let not_floats: Array = [JsValue::from_str("x")].into_iter().collect();
     let e = engine.transcribe(not_floats, 44_100, false, true, false, None).err().unwrap();

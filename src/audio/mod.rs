@@ -1,13 +1,13 @@
 //! Audio input: PCM sources (in memory, or decoded from a file on native builds) and resampling to the
 //! model's rate. Channels are kept separate: the front-end averages them where the model says.
 
-mod resample;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
+mod resample;
 
-pub use resample::Resampler;
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::AudioFile;
+pub use resample::Resampler;
 
 use crate::config::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 use crate::error::{Error, Result};

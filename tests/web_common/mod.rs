@@ -65,4 +65,3 @@ pub fn assert_same(label: &str, got: &[[f64; 4]], want: &[[f64; 4]]) {
 pub fn message(e: JsError) -> String {
     js_sys::Error::from(JsValue::from(e)).message().into()
 }
-
