@@ -24,34 +24,32 @@ for f in "${files[@]}"; do
     'BEGIN { printf "%-34s %8s %9.1f %8.2f %7.2f %9s\n", n, r, s, s / ref, s / d, m }'; }
   # Native runners go twice and keep the faster run: a first run here has been up to 45 % slower (cold
   # caches, a noisy neighbour), which would flatter whoever runs second.
-  reference() { # hop
+  fastest() { # COMMAND... printing its seconds
     local best="" s
     for _ in 1 2; do
-      s="$(/usr/bin/time -f '%M' -o "$out/ref.mem" "$venv/bin/python" bench/reference.py "$f" 2 "$out/ref.mid" "$@")"
+      s="$("$@")"
       best="$(echo "$s ${best:-$s}" | awk '{ print ($1 < $2) ? $1 : $2 }')"
     done
     echo "$best"
   }
-  cli() { # flags
-    local best="" s start
-    for _ in 1 2; do
-      start=$(date +%s.%N)
-      /usr/bin/time -f '%M' -o "$out/cli.mem" target/release/pianoscribe transcribe "$f" -o "$out/cli.mid" "$@" 2>/dev/null
-      s="$(echo "$(date +%s.%N) - $start" | bc)"
-      best="$(echo "$s ${best:-$s}" | awk '{ print ($1 < $2) ? $1 : $2 }')"
-    done
-    echo "$best"
+  run_reference() { # [hop]
+    /usr/bin/time -f '%M' -o "$out/ref.mem" "$venv/bin/python" bench/reference.py "$f" 2 "$out/ref.mid" "$@"
   }
-  ref_s="$(reference)"
+  run_cli() { # [flags]
+    local start=$(date +%s.%N)
+    /usr/bin/time -f '%M' -o "$out/cli.mem" target/release/pianoscribe transcribe "$f" -o "$out/cli.mid" "$@" 2>/dev/null
+    echo "$(date +%s.%N) - $start" | bc
+  }
+  ref_s="$(fastest run_reference)"
   row reference "$ref_s" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
-  row cli "$(cli)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  row cli "$(fastest run_cli)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
   for t in 1 2; do
     s="$(node bench/browser.mjs "$f" "$t" | sed -E 's/.*"seconds":([0-9.]+).*/\1/')"
     row "wasm-$t" "$s" "$ref_s" "-"
   done
   fast_hop="$(sed -nE 's/^pub const FAST_SEGMENT_HOP_SECONDS: f64 = ([0-9.]+);/\1/p' src/config.rs)"
-  row ref-fast "$(reference "$fast_hop")" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
-  row cli-fast "$(cli --fast)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  row ref-fast "$(fastest run_reference "$fast_hop")" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
+  row cli-fast "$(fastest run_cli --fast)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
   s="$(node bench/browser.mjs "$f" 2 fast | sed -E 's/.*"seconds":([0-9.]+).*/\1/')"
   row wasm-2-fast "$s" "$ref_s" "-"
 done

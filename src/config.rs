@@ -103,6 +103,22 @@ impl ModelConfig {
     pub fn n_windows(&self) -> usize {
         1 + self.gaussian_windows.center_logits.len()
     }
+
+    /// This configuration with another segment hop, which must be at least an eighth of a segment (smaller hops
+    /// multiply the work for no measured gain) and, once rounded up to whole frames, leave no gap between
+    /// segments.
+    pub fn with_segment_hop(&self, seconds: f64) -> Result<ModelConfig> {
+        let min = self.segment_seconds / 8.0;
+        // Rounded down to the millisecond, so that the range the error message states is all accepted.
+        let max = ((self.segment_samples() / self.hop * self.hop) as f64 / self.sample_rate as f64 * 1e3).floor() / 1e3;
+        if !(seconds >= min && seconds <= max) {
+            return Err(Error::InvalidOption(format!(
+                "segment hop {seconds} s: expected {min} to {max} s (the model's segments are {} s long)",
+                self.segment_seconds
+            )));
+        }
+        Ok(ModelConfig { segment_hop_seconds: seconds, ..self.clone() })
+    }
 }
 
 /// What the user chooses; the CLI flags and the JS options object map onto this struct.
@@ -127,24 +143,6 @@ impl Default for TranscribeOptions {
 
 /// The segment hop of the faster mode. Measured on the six maps-dev pieces (see README, Speed).
 pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
-
-impl ModelConfig {
-    /// This configuration with another segment hop, which must be at least an eighth of a segment (smaller hops
-    /// multiply the work for no measured gain) and, once rounded up to whole frames, leave no gap between
-    /// segments.
-    pub fn with_segment_hop(&self, seconds: f64) -> Result<ModelConfig> {
-        let min = self.segment_seconds / 8.0;
-        // Rounded down to the millisecond, so that the range the error message states is all accepted.
-        let max = ((self.segment_samples() / self.hop * self.hop) as f64 / self.sample_rate as f64 * 1e3).floor() / 1e3;
-        if !(seconds >= min && seconds <= max) {
-            return Err(Error::InvalidOption(format!(
-                "segment hop {seconds} s: expected {min} to {max} s (the model's segments are {} s long)",
-                self.segment_seconds
-            )));
-        }
-        Ok(ModelConfig { segment_hop_seconds: seconds, ..self.clone() })
-    }
-}
 
 /// Limits on input that the engine accepts.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;

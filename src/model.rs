@@ -259,12 +259,9 @@ impl TranskunModel {
     }
 }
 
-/// Copies a network output out of tract, checking its shape against what the model's numbers say.
+/// Copies a (small) network output out of tract, with the same checks as a [`Plane`].
 fn to_vec(t: &TValue, shape: &[usize], what: &str) -> Result<Vec<f32>> {
-    if t.shape() != shape {
-        return Err(Error::ModelMismatch(format!("{what} has shape {:?}, expected {shape:?}", t.shape())));
-    }
-    t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec())).map_err(inference(what))
+    Ok(Plane::new(t.clone(), shape, what)?.as_slice().to_vec())
 }
 
 /// CRC-32 (IEEE), as Python's zlib.crc32, for the bundle's integrity check.

@@ -17,8 +17,28 @@ fn transcribe_file(path: &std::path::Path) -> pianoscribe::Result<pianoscribe::T
 }
 
 fn transcribe_pcm(rate: u32, pcm: Vec<Vec<f32>>) -> pianoscribe::Result<pianoscribe::Transcription> {
+    Ok(transcribe_counting(rate, pcm, TranscribeOptions::default())?.0)
+}
+
+/// Transcribes PCM and counts the segments (progress reports) it took.
+fn transcribe_counting(
+    rate: u32,
+    pcm: Vec<Vec<f32>>,
+    options: TranscribeOptions,
+) -> pianoscribe::Result<(pianoscribe::Transcription, usize)> {
     let mut src = PcmBuffer::new(rate, pcm)?;
-    engine().transcribe(&mut src, TranscribeOptions::default(), &mut |_| Flow::Continue)
+    let mut segments = 0;
+    let t = engine().transcribe(&mut src, options, &mut |_| {
+        segments += 1;
+        Flow::Continue
+    })?;
+    Ok((t, segments))
+}
+
+/// The aligned notes of the 44.1 kHz stereo clip.
+fn stereo_truth() -> Vec<pianoscribe::Note> {
+    read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
+        .unwrap()
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -49,9 +69,7 @@ fn tone(rate: u32, secs: f64, notes: &[(f64, f64)]) -> Vec<f32> {
 fn stereo_44k_recording_gives_its_eight_notes() {
     let path = shared("data/stereo-44k/madmom_stereo_sample.wav");
     let t = transcribe_file(&path).unwrap();
-    let truth =
-        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
-            .unwrap();
+    let truth = stereo_truth();
     assert_eq!(truth.len(), 8);
     let s = evaluate(&truth, &t.notes, &EvalOptions::default());
     assert_eq!(t.notes.len(), 8, "{:?}", t.notes);
@@ -65,14 +83,7 @@ fn stereo_44k_recording_gives_its_eight_notes() {
 fn silence_gives_a_valid_midi_without_notes() {
     // Two all-zero segments, decoded from forced starts 344 and 0: the Viterbi path from 0 visits every frame,
     // so nothing is decoded from any start. This is why the pipeline may skip a segment of pure end padding.
-    let mut segments = 0;
-    let mut src = PcmBuffer::new(22_050, vec![vec![0.0; 22_050 * 3]]).unwrap();
-    let t = engine()
-        .transcribe(&mut src, TranscribeOptions::default(), &mut |_| {
-            segments += 1;
-            Flow::Continue
-        })
-        .unwrap();
+    let (t, segments) = transcribe_counting(22_050, vec![vec![0.0; 22_050 * 3]], TranscribeOptions::default()).unwrap();
     assert_eq!(segments, 2);
     assert!(t.notes.is_empty() && t.pedals.is_empty(), "{:?} {:?}", t.notes, t.pedals);
     let bytes = midi::write(&t);
@@ -83,9 +94,7 @@ fn silence_gives_a_valid_midi_without_notes() {
 fn odd_rates_and_channel_counts_work() {
     // The real stereo recording, resampled offline to other rates and spread over other channel counts.
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
-    let truth =
-        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
-            .unwrap();
+    let truth = stereo_truth();
     for (to, channels) in [(8_000u32, 1usize), (192_000, 8), (11_025, 3)] {
         let mut r = pianoscribe::audio::Resampler::new(rate, to, 2);
         let mut y = r.process(&pcm);
@@ -220,27 +229,17 @@ fn pedal_options_shape_the_output() {
 #[test]
 fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
-    let truth =
-        read_note_table(&std::fs::read_to_string(shared("data/stereo-44k/madmom_stereo_sample.tsv")).unwrap(), "gt")
-            .unwrap();
+    let truth = stereo_truth();
     let count = |o: &TranscribeOptions| engine().segments_for(pcm[0].len() as u64, rate, o).unwrap();
     let fast =
         TranscribeOptions { segment_hop_seconds: Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS), ..Default::default() };
     assert!(count(&fast) < count(&TranscribeOptions::default()));
-    let mut segments = 0;
-    let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
-    let t = engine()
-        .transcribe(&mut src, fast, &mut |_| {
-            segments += 1;
-            Flow::Continue
-        })
-        .unwrap();
+    let (t, segments) = transcribe_counting(rate, pcm.clone(), fast).unwrap();
     assert_eq!(segments, count(&fast));
     assert_eq!(evaluate(&truth, &t.notes, &EvalOptions::default()).note.f1, 1.0, "{:?}", t.notes);
     for bad in [0.0, 1.0, 16.0, f64::NAN] {
         let o = TranscribeOptions { segment_hop_seconds: Some(bad), ..Default::default() };
-        let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
-        let e = engine().transcribe(&mut src, o, &mut |_| Flow::Continue).unwrap_err();
+        let e = transcribe_counting(rate, pcm.clone(), o).unwrap_err();
         assert!(matches!(e, Error::InvalidOption(_)) && e.to_string().contains("segment hop"), "{bad}: {e}");
     }
 }
