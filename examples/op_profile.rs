@@ -1,4 +1,5 @@
-//! Where the network's time goes, op by op: loads the bundle's backbone, runs it on random features a few
+//! Where the network's time goes, op by op: loads the bundle's backbone (with the position
+//! embeddings computed once, as the library does), runs it on random features a few
 //! times on the rayon pool and prints the time per op kind and the slowest nodes.
 //! `cargo run --release --example op_profile -- [MODEL.pscb] [RUNS]`
 use std::collections::HashMap;
@@ -13,28 +14,39 @@ fn main() -> TractResult<()> {
     let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + hlen])?;
     let mut off = 12 + hlen;
-    let mut backbone = None;
+    let mut parts = HashMap::new();
     for p in header["parts"].as_array().unwrap() {
         let n = p["bytes"].as_u64().unwrap() as usize;
-        if p["name"] == "backbone" {
-            backbone = Some(&bytes[off..off + n]);
-        }
+        parts.insert(p["name"].as_str().unwrap().to_string(), &bytes[off..off + n]);
         off += n;
     }
     let frames = header["frames_per_segment"].as_u64().unwrap() as usize;
     let mels = header["mel"]["n_mels"].as_u64().unwrap() as usize;
     let windows = 1 + header["gaussian_windows"]["center_logits"].as_array().unwrap().len();
+    let load = |name: &str, facts: Vec<TypedFact>| -> TractResult<TypedModel> {
+        let mut model = tract_onnx::onnx().model_for_read(&mut &parts[name][..])?;
+        for (i, fact) in facts.into_iter().enumerate() {
+            model = model.with_input_fact(i, fact.into())?;
+        }
+        model.into_optimized()
+    };
+    // The position embeddings, as the library computes them: once, then passed to every run.
+    let feats = f32::fact([1, frames, mels, windows]);
+    let positions = load("positions", vec![feats.clone()])?
+        .into_runnable()?
+        .run(tvec!(Tensor::zero::<f32>(&[1, frames, mels, windows])?.into()))?;
+    let mut facts = vec![feats];
+    facts.extend(positions.iter().map(|p| TypedFact::shape_and_dt_of(p)));
     let t0 = Instant::now();
-    let model = tract_onnx::onnx()
-        .model_for_read(&mut &backbone.unwrap()[..])?
-        .with_input_fact(0, f32::fact([1, frames, mels, windows]).into())?
-        .into_optimized()?;
+    let model = load("backbone", facts)?;
     eprintln!("optimised in {:.2} s, {} nodes", t0.elapsed().as_secs_f64(), model.nodes().len());
     let plan = model.into_runnable()?;
     let input: Tensor = tract_ndarray::Array4::from_shape_fn((1, frames, mels, windows), |(_, t, m, w)| {
         (((t * 31 + m * 7 + w * 3) % 97) as f32) / 97.0
     })
     .into();
+    let mut inputs: TVec<TValue> = tvec!(input.into());
+    inputs.extend(positions.iter().cloned());
     let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
     let mut by_op: HashMap<String, (f64, usize)> = HashMap::new();
     let mut by_node: HashMap<usize, (f64, String)> = HashMap::new();
@@ -44,7 +56,7 @@ fn main() -> TractResult<()> {
         let t = Instant::now();
         pool.install(|| {
             tract_linalg::multithread::multithread_tract_scope(tract_linalg::multithread::Executor::RayonGlobal, || {
-                state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, st, node, inputs| {
+                state.run_plan_with_eval(inputs.clone(), |ctx, st, node, inputs| {
                     let t = Instant::now();
                     let r = tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
                     let dt = t.elapsed().as_secs_f64();

@@ -164,6 +164,8 @@ pub struct TranskunModel {
     config: ModelConfig,
     backbone: Plan,
     heads: Plan,
+    /// The backbone's input-independent inputs (position embeddings), computed once at load.
+    positions: TVec<TValue>,
 }
 
 /// Runs tract on the caller's rayon pool when it has more than one thread (the CLI's pool, the browser's
@@ -202,13 +204,22 @@ impl TranskunModel {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let bundle = Bundle::parse(bytes)?;
         let cfg = bundle.config.clone();
-        let feats = f32::fact([1, cfg.frames_per_segment, cfg.mel.n_mels, cfg.n_windows()]);
-        let backbone = load_graph(bundle.part("backbone")?, "backbone", |_| vec![feats.clone()])?;
+        let feats_shape = [1, cfg.frames_per_segment, cfg.mel.n_mels, cfg.n_windows()];
+        let feats = f32::fact(feats_shape);
+        // The position embeddings depend on the segment's shape only: run their graph once, keep its outputs.
+        let positions = load_graph(bundle.part("positions")?, "positions", |_| vec![feats.clone()])?;
+        let zeros = Tensor::zero::<f32>(&feats_shape).map_err(inference("positions input"))?;
+        let positions = with_threads(|| positions.run(tvec!(zeros.into()))).map_err(inference("positions"))?;
+        let backbone = load_graph(bundle.part("backbone")?, "backbone", |_| {
+            let mut facts = vec![feats.clone()];
+            facts.extend(positions.iter().map(|p| TypedFact::shape_and_dt_of(p)));
+            facts
+        })?;
         let heads = load_graph(bundle.part("heads")?, "heads", |m| {
             let ctx = f32::fact(&[TDim::Sym(m.sym("n")), cfg.context_size.into()]);
             vec![ctx.clone(), ctx]
         })?;
-        Ok(TranskunModel { config: cfg, backbone, heads })
+        Ok(TranskunModel { config: cfg, backbone, heads, positions })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -220,7 +231,9 @@ impl TranskunModel {
         let cfg = &self.config;
         let input = Tensor::from_shape(&[1, feats.frames, feats.mels, feats.windows], &feats.data)
             .map_err(inference("features"))?;
-        let outputs = with_threads(|| self.backbone.run(tvec!(input.into()))).map_err(inference("backbone"))?;
+        let mut inputs = tvec!(input.into());
+        inputs.extend(self.positions.iter().cloned());
+        let outputs = with_threads(|| self.backbone.run(inputs)).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
         if outputs.len() != 4 {
             return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));

@@ -1,9 +1,12 @@
 """Convert the pretrained Transkun V2 checkpoint (PyPI `transkun==2.0.1`, MIT) into a pianoscribe model bundle.
 
 The bundle is one file: a small JSON header (the model's numbers, read by the Rust code: nothing is copied into
-Rust literals) followed by two ONNX graphs:
-  * backbone: feats [1, T, n_mels, n_windows] -> q, k [tracks, T, 256] (q already divided by sqrt(256)),
-    d [tracks, T] (interval diagonal score), ctx [tracks, T, 256] (attribute context);
+Rust literals) followed by three ONNX graphs:
+  * positions: feats (for its shape only) -> pos_conv, pos_grid, pos_pitch, the input-independent position
+    embeddings, run once per model load;
+  * backbone: feats [1, T, n_mels, n_windows] and the three position embeddings -> q, k [tracks, T, 256] (q
+    already divided by sqrt(256)), d [tracks, T] (interval diagonal score), ctx [tracks, T, 256] (attribute
+    context);
   * heads: ctx_begin, ctx_end [N, 256] -> velocity logits [N, 128], offset/presence logits [N, 4].
 The 90x691x691 score tensor is never materialised: the Rust decoder scores intervals from q and k.
 
@@ -59,6 +62,8 @@ def load_transkun():
 
 
 class BackboneNet(torch.nn.Module):
+    """transkun's network as the reference runs it: backbone, then the interval scorer's projection."""
+
     def __init__(self, model):
         super().__init__()
         self.backbone = model.backbone
@@ -71,6 +76,73 @@ class BackboneNet(torch.nn.Module):
         q, k, d = self.scorer.map(ctx).split([size, size, 1], dim=-1)
         q = q / math.sqrt(q.shape[-1])
         return q[0], k[0], d[0, :, :, 0], ctx[0]
+
+
+class PositionsNet(torch.nn.Module):
+    """transkun's input-independent position embeddings, a graph of their own: the Rust side runs it once when
+    it loads the model and passes its outputs to every segment (tract would not fold 8 MB constants at load,
+    and computing them per segment costs ~3 % of the network). Its input is the features tensor, for its
+    shape only: the token grid follows from it through the backbone's padding and strided convolutions,
+    replayed here as max-pools of the same geometry so that no convolution weights are needed."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.backbone = model.backbone
+        self.register_buffer("pitches", torch.tensor(model.targetMIDIPitch))
+
+    def forward(self, feats):
+        bb = self.backbone
+        grid = feats[..., :1].permute(0, 3, 1, 2)  # [1, 1, T, mels]
+        coord_mel = torch.arange(grid.shape[-1], device=feats.device).float()
+        for m in bb.downConv:
+            if isinstance(m, torch.nn.ConstantPad2d):
+                grid = m(grid)
+            elif isinstance(m, torch.nn.Conv2d):
+                grid = torch.nn.functional.max_pool2d(grid, m.kernel_size, m.stride, m.padding)
+        # One more row and column: transkun's time and frequency aggregation tokens.
+        coord_t = torch.arange(grid.shape[-2] + 1, device=feats.device).float()
+        coord_f = torch.arange(grid.shape[-1] + 1, device=feats.device).float()
+        pos_conv = bb.posEmbedBuilder(coord_mel).transpose(-1, -2).unsqueeze(-2)  # [C, 1, mels]
+        pos_grid = bb.posEmbedBuilderAttnTF(coord_t, coord_f)  # [T', F', D]
+        pos_pitch = bb.posEmbedBuilderAttnTE(coord_t, self.pitches.float())  # [T', P, D]
+        return pos_conv, pos_grid, pos_pitch
+
+
+class ExportBackboneNet(BackboneNet):
+    """The same network and weights as BackboneNet, restated so that tract runs less per segment:
+      * the position embeddings come in as inputs (PositionsNet's outputs, computed once per model load);
+      * the upsampling ConvTranspose1d(k=8, stride=8), whose windows do not overlap, as one matrix product
+        into [pitch, time, 8 x D] and a reshape, which leaves out the deconvolution's sum and two transposes;
+      * reshapes instead of indexing the batch axis (Gather copies in tract).
+    main() checks its outputs against BackboneNet's before writing the bundle."""
+
+    def __init__(self, model, n_frames):
+        super().__init__(model)
+        up = self.backbone.upConv1dSkip  # weight [in, out, k]
+        w = up.weight.detach()
+        self.register_buffer("up_weight", w.permute(0, 2, 1).reshape(w.shape[0], -1).contiguous())  # [in, k*out]
+        self.register_buffer("up_bias", up.bias.detach().repeat(up.kernel_size[0]))  # [k*out]
+        self.up_k = up.kernel_size[0]
+        self.n_frames = n_frames
+
+    def forward(self, feats, pos_conv, pos_grid, pos_pitch):
+        bb = self.backbone
+        x = feats.permute(0, 3, 1, 2)  # [1, windows, T, mels]
+        h = bb.downConv(bb.inputConv(x) + pos_conv)
+        h = h.permute(0, 2, 3, 1)  # [1, T', F', D]
+        h = torch.nn.functional.pad(h, (0, 0, 1, 0, 1, 0)) + pos_grid
+        h_all = torch.cat([h, pos_pitch.unsqueeze(0)], dim=-2)
+        for layer in bb.encoderLayers:
+            h_all = layer(h_all)
+        n_f = h.shape[-2]
+        target = h_all[:, 1:, n_f:, :]  # pitch tokens without the t=0 aggregation row: [1, T', P, D]
+        target = target.permute(0, 2, 1, 3).reshape(target.shape[2], target.shape[1], -1)  # [P, T', D]
+        up = target @ self.up_weight + self.up_bias  # [P, T', k*D]
+        ctx = up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)[:, : self.n_frames]  # [P, T, D]
+        size = self.scorer.size * self.scorer.expansionFactor
+        q, k, d = self.scorer.map(ctx).split([size, size, 1], dim=-1)
+        q = q / math.sqrt(q.shape[-1])
+        return q, k, d.reshape(d.shape[0], d.shape[1]), ctx
 
 
 class HeadsNet(torch.nn.Module):
@@ -94,6 +166,23 @@ def export(module, args, names_in, names_out, dynamic_axes=None):
 def module_of_node(node_name):
     # "/backbone/encoderLayers.5/fnnBlockT/module/module.0/MatMul" -> "backbone.encoderLayers.5.fnnBlockT..."
     return node_name.strip("/").replace("/", ".")
+
+
+def drop_identities(model):
+    """Rewires consumers of Identity nodes to their inputs. The exporter routes a weight that several modules
+    share (the position-embedding MLPs, called once per chunk) through Identity nodes, which would hide from
+    compact_weights that the weight feeds a MatMul."""
+    graph = model.graph
+    alias = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Identity"}
+    outputs = {o.name for o in graph.output}
+    keep = [n for n in graph.node if n.op_type != "Identity" or n.output[0] in outputs]
+    for node in keep:
+        for i, name in enumerate(node.input):
+            while name in alias and name not in outputs:
+                name = alias[name]
+            node.input[i] = name
+    del graph.node[:]
+    graph.node.extend(keep)
 
 
 def compact_weights(model, group=GROUP, fp16_prefixes=FP16_PREFIXES, min_size=1024):
@@ -214,18 +303,28 @@ def main():
     n_win = conf.nExtraWins + 1
     feats = torch.randn(1, n_frames, conf.n_mels, n_win) * 0.1 + 0.3
 
-    backbone = export(BackboneNet(model), (feats,), ["feats"], ["q", "k", "d", "ctx"])
+    positions_net, backbone_net = PositionsNet(model), ExportBackboneNet(model, n_frames)
+    pos = positions_net(feats)
+    for nm, a, b in zip(["q", "k", "d", "ctx"], BackboneNet(model)(feats), backbone_net(feats, *pos)):
+        err = (a - b).abs().max().item() / (a.abs().max().item() + 1e-12)
+        print(f"  {nm}: max rel diff of the export form vs transkun's forward = {err:.2e}")
+        assert err < 1e-5, "the export form of the backbone must compute what transkun's does"
+    pos_names = ["pos_conv", "pos_grid", "pos_pitch"]
+    positions = export(positions_net, (feats,), ["feats"], pos_names)
+    backbone = export(backbone_net, (feats, *pos), ["feats", *pos_names], ["q", "k", "d", "ctx"])
     heads = export(HeadsNet(model), (torch.randn(3, 256), torch.randn(3, 256)), ["ctx_begin", "ctx_end"],
                    ["velocity_logits", "refine_logits"],
                    dynamic_axes={"ctx_begin": {0: "n"}, "ctx_end": {0: "n"}, "velocity_logits": {0: "n"},
                                  "refine_logits": {0: "n"}})
 
-    sizes = {"backbone": "f32", "heads": "f32"}
+    graphs = {"positions": positions, "backbone": backbone, "heads": heads}
+    for m in graphs.values():
+        drop_identities(m)
+    sizes = {name: "f32" for name in graphs}
     if args.weights == "compact":
         fp16 = [p for p in args.fp16.split(",") if p]
-        sizes = {"backbone": compact_weights(backbone, args.group, fp16),
-                 "heads": compact_weights(heads, args.group, fp16)}
-    for m in (backbone, heads):
+        sizes = {name: compact_weights(m, args.group, fp16) for name, m in graphs.items()}
+    for m in graphs.values():
         m.producer_name = "pianoscribe-convert"
         m.doc_string = ""
         for n in m.graph.node:
@@ -263,7 +362,7 @@ def main():
     }
 
     parts = []
-    for name, m in (("backbone", backbone), ("heads", heads)):
+    for name, m in graphs.items():
         blob = m.SerializeToString()
         parts.append((name, blob))
     header = dict(config)
@@ -284,8 +383,10 @@ def main():
     # Check the compact model against the f32 PyTorch network on real features.
     import onnxruntime as ort
     ref = BackboneNet(model)(feats)
+    sess = ort.InferenceSession(positions.SerializeToString(), providers=["CPUExecutionProvider"])
+    pos = dict(zip(pos_names, sess.run(None, {"feats": feats.numpy()})))
     sess = ort.InferenceSession(backbone.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"feats": feats.numpy()})
+    got = sess.run(None, {"feats": feats.numpy(), **pos})
     for nm, a, b in zip(["q", "k", "d", "ctx"], ref, got):
         err = np.abs(a.numpy() - b).max() / (np.abs(a.numpy()).max() + 1e-12)
         print(f"  {nm}: max rel err of compact weights vs f32 torch = {err:.4f}")
