@@ -193,8 +193,12 @@ fn load_graph(bytes: &[u8], name: &str, inputs: impl Fn(&InferenceModel) -> Vec<
             .with_input_fact(i, fact.into())
             .map_err(|e| Error::ModelMismatch(format!("graph '{name}' input {i}: {e:#}")))?;
     }
-    model
-        .into_optimized()
+    // tract's direct spatial convolution (picked for the first strided downsampling conv) is slower here than
+    // im2col and a matrix product: the 69 s maps-dev piece took 49 s instead of 54 s end to end with the CLI.
+    let knobs = tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])
+        .map_err(|e| Error::ModelMismatch(format!("tract knob: {e:#}")))?;
+    knobs
+        .enter(|| model.into_optimized())
         .and_then(|m| m.into_runnable())
         .map_err(|e| Error::ModelMismatch(format!("graph '{name}' cannot be optimised: {e:#}")))
 }
