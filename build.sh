@@ -59,20 +59,37 @@ with_wasm_toolchain() {
     WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}" "$@"
 }
 
-build_web() {
-  ensure_web
+# The wasm package, twice: plain SIMD in pkg/ (what every browser with threads runs, and what the wasm tests
+# use) and with relaxed SIMD in pkg-relaxed/ (fused multiply-add in tract's kernels; the page picks it where
+# the browser validates it, see www/engine.js). Each has its own target folder so neither rebuilds the other.
+build_wasm_packages() {
   with_wasm_toolchain wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name pianoscribe \
     --no-typescript .
-  # The static site: page, worker, service worker, wasm package, model. Copy www/ anywhere to host it.
-  rm -rf www/pkg www/model
-  mkdir -p www/pkg www/model
-  cp -r pkg/pianoscribe.js pkg/pianoscribe_bg.wasm pkg/snippets www/pkg/
+  with_wasm_toolchain env CARGO_TARGET_DIR="$WASM_TARGET_DIR-relaxed" wasm-pack build --target web --release \
+    --mode no-install --out-dir pkg-relaxed --out-name pianoscribe --no-typescript . \
+    -- --config 'target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+relaxed-simd"]'
+}
+
+build_web() {
+  ensure_web
+  build_wasm_packages
+  # The static site: page, worker, service worker, both wasm packages, model. Copy www/ anywhere to host it.
+  rm -rf www/pkg www/pkg-relaxed www/model
+  mkdir -p www/model
+  for p in pkg pkg-relaxed; do
+    mkdir -p "www/$p"
+    cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
+  done
   cp models/transkun-v2.pscb www/model/
-  # What the service worker caches at install for offline use (the page caches the model itself).
-  (cd www && find . -type f ! -path './model/*' ! -name precache.json | sort | sed 's#^\./##' \
+  # What the service worker caches at install for offline use. Not the model (the page caches it) and not the
+  # .wasm files (the worker caches the one build it runs).
+  (cd www && find . -type f ! -path './model/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
     | awk 'BEGIN { printf "[\"./\"" } { printf ",\"./%s\"", $0 } END { print "]" }' > precache.json)
-  echo "site ready in www/ ($(du -sh www | cut -f1)); wasm $(stat -c %s www/pkg/pianoscribe_bg.wasm) bytes," \
-    "$(gzip -9c www/pkg/pianoscribe_bg.wasm | wc -c) gzipped"
+  local w
+  for w in www/pkg/pianoscribe_bg.wasm www/pkg-relaxed/pianoscribe_bg.wasm; do
+    echo "$w: $(stat -c %s "$w") bytes, $(gzip -9c "$w" | wc -c) gzipped"
+  done
+  echo "site ready in www/ ($(du -sh www | cut -f1))"
 }
 
 cmd="${1:-serve}"

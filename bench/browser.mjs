@@ -1,5 +1,6 @@
-// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS [fast]
-// Prints one JSON line: {"threads": n, "seconds": s, "isolated": bool}.
+// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS [fast|baseline]
+// (baseline: the plain-SIMD build instead of the relaxed-SIMD one Chromium gets).
+// Prints one JSON line: {"threads": n, "simd": build, "seconds": s, "isolated": bool}.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,14 +19,15 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', arg
   '--disable-dev-shm-usage'] });
 try {
   const page = await browser.newPage();
-  await page.goto(`${url}?threads=${threads}`);
+  await page.goto(`${url}?threads=${threads}${mode === 'baseline' ? '&simd=baseline' : ''}`);
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 300_000 });
   const used = Number(await page.getAttribute('#engine-line', 'data-threads'));
+  const simd = await page.getAttribute('#engine-line', 'data-simd');
   if (mode === 'fast') await page.check('#fast');
   await page.setInputFiles('#file', file);
   await page.waitForSelector('body[data-last-run-seconds]', { timeout: 3_600_000 });
   const seconds = Number(await page.getAttribute('body', 'data-last-run-seconds'));
-  console.log(JSON.stringify({ threads: used, seconds, isolated: await page.evaluate(() => self.crossOriginIsolated) }));
+  console.log(JSON.stringify({ threads: used, simd, seconds, isolated: await page.evaluate(() => self.crossOriginIsolated) }));
 } finally {
   await browser.close();
   server.kill();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the Python reference (its own venv, 2 threads), the native CLI and the page in headless
-# Chromium (1 and 2 threads) on the same recordings, in one run; then the faster mode (12 s segment hop) of
+# Chromium (1 and 2 threads, relaxed-SIMD build; plus 2 threads on the plain-SIMD build) on the same
+# recordings, in one run; then the faster mode (12 s segment hop) of
 # the CLI and the page, and of the reference with the same hop. Prints times (native: the faster of two
 # runs), ratios to the reference (at its default hop), real-time factors and peak memory. Not a test:
 # numbers on a noisy machine are compared within one run.
@@ -43,13 +44,13 @@ for f in "${files[@]}"; do
   ref_s="$(fastest run_reference)"
   row reference "$ref_s" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
   row cli "$(fastest run_cli)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  browser() { node bench/browser.mjs "$f" "$@" | sed -E 's/.*"seconds":([0-9.]+).*/\1/'; }
   for t in 1 2; do
-    s="$(node bench/browser.mjs "$f" "$t" | sed -E 's/.*"seconds":([0-9.]+).*/\1/')"
-    row "wasm-$t" "$s" "$ref_s" "-"
+    row "wasm-$t" "$(browser "$t")" "$ref_s" "-"
   done
+  row wasm-2-plain "$(browser 2 baseline)" "$ref_s" "-"
   fast_hop="$(sed -nE 's/^pub const FAST_SEGMENT_HOP_SECONDS: f64 = ([0-9.]+);/\1/p' src/config.rs)"
   row ref-fast "$(fastest run_reference "$fast_hop")" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
   row cli-fast "$(fastest run_cli --fast)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
-  s="$(node bench/browser.mjs "$f" 2 fast | sed -E 's/.*"seconds":([0-9.]+).*/\1/')"
-  row wasm-2-fast "$s" "$ref_s" "-"
+  row wasm-2-fast "$(browser 2 fast)" "$ref_s" "-"
 done

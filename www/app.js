@@ -6,7 +6,7 @@ const CACHE = 'pianoscribe-v1';
 const RELOAD_FLAG = 'pianoscribe-isolation-reload';
 
 const state = {
-  worker: null, ready: null, threads: 1, model: null, busy: false, cancel: null,
+  worker: null, ready: null, threads: 1, simd: null, model: null, busy: false, cancel: null,
   audio: null, notes: new Float64Array(0), pedals: new Float64Array(0), duration: 0, name: 'transcription',
   playback: null, midiUrl: null,
 };
@@ -99,21 +99,22 @@ function startWorker() {
   state.ready = new Promise((resolve, reject) => {
     worker.onmessage = (e) => {
       const m = e.data;
-      if (m.type === 'ready') { state.threads = m.threads; resolve(); }
+      if (m.type === 'ready') { state.threads = m.threads; state.simd = m.simd; resolve(); }
       else if (m.type === 'error') reject(new Error(m.stage === 'model' ? `The model failed to load: ${m.message}` : `The engine failed to start: ${m.message}`));
     };
     worker.onerror = (e) => reject(new Error(`The engine failed to start: ${e.message || 'worker error'}`));
   });
-  worker.postMessage({ type: 'init', model: state.model.slice(0), threads });
+  worker.postMessage({ type: 'init', model: state.model.slice(0), threads, search: location.search });
   return state.ready;
 }
 
 function describeEngine() {
   const iso = window.crossOriginIsolated;
   $('engine-line').textContent = iso
-    ? `Engine ready: ${state.threads} threads, WebAssembly SIMD. Your audio stays on this device.`
+    ? `Engine ready: ${state.threads} threads, WebAssembly ${state.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}. Your audio stays on this device.`
     : 'Engine ready on 1 thread: this page is not cross-origin isolated here, so threads are unavailable (it works, only slower). Your audio stays on this device.';
   $('engine-line').dataset.threads = String(state.threads);
+  $('engine-line').dataset.simd = state.simd;
 }
 
 // ---- decoding: the browser decodes; at the file's own rate where the header tells it ----

@@ -1,6 +1,6 @@
 // End-to-end tests of the built page (www/) in headless Chromium (Debian's, driven by playwright-core):
-// a real recording goes in, the MIDI download comes out and carries the native CLI's notes; with COOP/COEP
-// the page is cross-origin isolated and threaded; without them it still works; no request ever leaves the
+// a real recording goes in, the MIDI download comes out and carries the native CLI's notes, from the
+// relaxed-SIMD build and the plain one; with COOP/COEP the page is cross-origin isolated and threaded; without them it still works; no request ever leaves the
 // page's origin or carries a body.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,6 +67,7 @@ async function runPage(url, contextOptions = {}, offlineSecondVisit = false) {
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   const threads = Number(await page.getAttribute('#engine-line', 'data-threads'));
+  const simd = await page.getAttribute('#engine-line', 'data-simd');
   await page.setInputFiles('#file', audio);
   await page.waitForSelector('#download:not([hidden])', { timeout: 600_000 });
   const name = await page.getAttribute('#download', 'download');
@@ -77,7 +78,7 @@ async function runPage(url, contextOptions = {}, offlineSecondVisit = false) {
   const message = await page.textContent('#message');
   await context.close();
   assert.deepEqual(errors, []);
-  return { isolated, threads, name, midi, message, requests, origin: new URL(url).origin };
+  return { isolated, threads, simd, name, midi, message, requests, origin: new URL(url).origin };
 }
 
 function checkRequests({ requests, origin }) {
@@ -108,9 +109,19 @@ test('with COOP/COEP the page is isolated, threaded, and gives the CLI notes', {
   const r = await runPage(url);
   assert.equal(r.isolated, true);
   assert.ok(r.threads > 1, `expected a thread pool, got ${r.threads} thread(s)`);
+  assert.equal(r.simd, 'relaxed', 'Chromium supports relaxed SIMD: the page should pick that build');
   assert.equal(r.name, 'madmom_stereo_sample.mid');
   assert.match(r.message, /8 notes found/);
   checkAgainstCli(r.midi, 'isolated');
+  checkRequests(r);
+});
+
+test('the plain-SIMD build (for browsers without relaxed SIMD) gives the same notes', { timeout: 900_000 }, async () => {
+  const url = await serve(0);
+  const r = await runPage(`${url}?simd=baseline`);
+  assert.equal(r.simd, 'baseline');
+  assert.ok(r.threads > 1);
+  checkAgainstCli(r.midi, 'baseline');
   checkRequests(r);
 });
 
