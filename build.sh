@@ -74,13 +74,16 @@ build_web() {
   ensure_web
   build_wasm_packages
   # The static site: page, worker, service worker, both wasm packages, model. Copy www/ anywhere to host it.
-  rm -rf www/pkg www/pkg-relaxed www/model
+  rm -rf www/pkg www/pkg-relaxed www/model www/build.json
   mkdir -p www/model
   for p in pkg pkg-relaxed; do
     mkdir -p "www/$p"
     cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
   done
   cp models/transkun-v2.pscb www/model/
+  # Content hashes of the big files, which the page and the worker key their cached copies by (www/store.js).
+  (cd www && sha256sum model/transkun-v2.pscb pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm \
+    | awk 'BEGIN { printf "{" } { printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $2, $1 } END { print "}" }' > build.json)
   # What the service worker caches at install for offline use. Not the model (the page caches it) and not the
   # .wasm files (the worker caches the one build it runs).
   (cd www && find . -type f ! -path './model/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \

@@ -1,12 +1,14 @@
 // pianoscribe page: file in, audio decoded by the browser, transcription in a worker, piano roll, playback,
 // MIDI download. Nothing here sends data anywhere: every request is for the app's own files.
+import { CACHE, buildHashes, cacheKey, dropStale } from './store.js';
+
 const $ = (id) => document.getElementById(id);
-const MODEL_URL = new URL('./model/transkun-v2.pscb', import.meta.url).href;
-const CACHE = 'pianoscribe-v1';
+const MODEL_PATH = 'model/transkun-v2.pscb';
+const MODEL_URL = new URL(MODEL_PATH, import.meta.url).href;
 const RELOAD_FLAG = 'pianoscribe-isolation-reload';
 
 const state = {
-  worker: null, ready: null, threads: 1, simd: null, model: null, busy: false, cancel: null,
+  worker: null, ready: null, threads: 1, simd: null, hashes: {}, model: null, busy: false, cancel: null,
   audio: null, notes: new Float64Array(0), pedals: new Float64Array(0), duration: 0, name: 'transcription',
   playback: null, midiUrl: null,
 };
@@ -60,10 +62,14 @@ async function setUpServiceWorker() {
 // ---- model: fetched once from this site, with progress, then kept in the Cache API ----
 async function loadModel() {
   let cache = null;
+  const key = cacheKey(MODEL_URL, state.hashes[MODEL_PATH]);
   try {
     cache = await caches.open(CACHE);
-    const hit = await cache.match(MODEL_URL);
-    if (hit) return await hit.arrayBuffer();
+    const hit = await cache.match(key);
+    if (hit) {
+      await dropStale(cache, MODEL_URL, key);
+      return await hit.arrayBuffer();
+    }
   } catch (err) {
     cache = null; // no Cache API (e.g. not a secure context): fetch every time
   }
@@ -85,7 +91,10 @@ async function loadModel() {
   let at = 0;
   for (const p of parts) { bytes.set(p, at); at += p.length; }
   if (cache) {
-    try { await cache.put(MODEL_URL, new Response(bytes.slice(), { headers: { 'content-type': 'application/octet-stream' } })); } catch (_) { /* quota: fine */ }
+    try {
+      await cache.put(key, new Response(bytes.slice(), { headers: { 'content-type': 'application/octet-stream' } }));
+      await dropStale(cache, MODEL_URL, key);
+    } catch (_) { /* quota: fine */ }
   }
   return bytes.buffer;
 }
@@ -104,7 +113,7 @@ function startWorker() {
     };
     worker.onerror = (e) => reject(new Error(`The engine failed to start: ${e.message || 'worker error'}`));
   });
-  worker.postMessage({ type: 'init', model: state.model.slice(0), threads, search: location.search });
+  worker.postMessage({ type: 'init', model: state.model.slice(0), threads, search: location.search, hashes: state.hashes });
   return state.ready;
 }
 
@@ -369,6 +378,7 @@ async function main() {
   window.addEventListener('resize', () => draw());
   try {
     $('engine-line').textContent = 'Loading the model…';
+    state.hashes = await buildHashes();
     state.model = await loadModel();
     $('engine-line').textContent = 'Starting the engine…';
     await startWorker();

@@ -1,26 +1,9 @@
 // The engine's worker: owns the wasm module and its thread pool; the page only does UI.
 import { engineBuild } from './engine.js';
+import { cachedFetch } from './store.js';
 
-const CACHE = 'pianoscribe-v1';
 let engine = null;
 let wasm = null; // the chosen build's JS module
-
-// The chosen build's .wasm, from the Cache API when it is there (offline use), else fetched and kept. The
-// service worker does not precache the .wasm files: only one of the two builds is ever needed.
-async function wasmResponse(url) {
-  try {
-    const cache = await caches.open(CACHE);
-    const hit = await cache.match(url);
-    if (hit) return hit;
-    const response = await fetch(url);
-    if (response.ok) {
-      try { await cache.put(url, response.clone()); } catch (_) { /* quota: fine */ }
-    }
-    return response;
-  } catch (err) {
-    return fetch(url); // no Cache API (e.g. not a secure context)
-  }
-}
 
 function fail(stage, err) {
   postMessage({ type: 'error', stage, message: String((err && err.message) || err) });
@@ -32,7 +15,10 @@ self.onmessage = async (event) => {
     const build = engineBuild(m.search);
     try {
       wasm = await import(new URL(`${build.dir}pianoscribe.js`, import.meta.url).href);
-      await wasm.default({ module_or_path: wasmResponse(new URL(`${build.dir}pianoscribe_bg.wasm`, import.meta.url).href) });
+      // Kept in the Cache API for offline use (the service worker precaches no .wasm: only one build is needed).
+      const path = `${build.dir.slice(2)}pianoscribe_bg.wasm`;
+      const url = new URL(path, import.meta.url).href;
+      await wasm.default({ module_or_path: cachedFetch(url, (m.hashes || {})[path]) });
     } catch (err) {
       return fail('wasm', err);
     }

@@ -133,6 +133,34 @@ test('a second visit works offline', { timeout: 900_000 }, async () => {
   checkRequests(r);
 });
 
+test('a copy cached by an earlier deploy is not used, and is dropped', { timeout: 900_000 }, async () => {
+  const url = await serve(0);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  // Earlier deploys' model and wasm (garbage here) in the cache, under their keys: another version's, and the
+  // plain URL that deploys before content keys used.
+  const stale = await page.evaluate(async () => {
+    const cache = await caches.open('pianoscribe-v1');
+    const urls = ['model/transkun-v2.pscb', 'pkg-relaxed/pianoscribe_bg.wasm'].map((p) => String(new URL(p, location.href)));
+    const keys = [...urls, ...urls.map((u) => `${u}?v=0123456789abcdef`)];
+    for (const k of keys) await cache.put(k, new Response(new Uint8Array(64)));
+    return keys;
+  });
+  await page.reload();
+  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  await page.setInputFiles('#file', audio);
+  await page.waitForSelector('#download:not([hidden])', { timeout: 600_000 });
+  assert.match(await page.textContent('#message'), /8 notes found/);
+  const left = await page.evaluate(async () => (await (await caches.open('pianoscribe-v1')).keys()).map((r) => r.url));
+  await context.close();
+  assert.deepEqual(errors, []);
+  for (const k of stale) assert.ok(!left.includes(k), `stale cache entry kept: ${k}`);
+});
+
 test('without COOP/COEP headers the service worker isolates the page after one reload', { timeout: 900_000 }, async () => {
   const url = await serve(0, ['--no-isolation']);
   const r = await runPage(url);
