@@ -80,11 +80,12 @@ impl<'a> Bundle<'a> {
     }
 
     fn part(&self, name: &str) -> Result<&'a [u8]> {
-        self.parts
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, b)| *b)
-            .ok_or_else(|| Error::ModelMismatch(format!("the bundle has no '{name}' graph")))
+        self.parts.iter().find(|(n, _)| n == name).map(|(_, b)| *b).ok_or_else(|| {
+            Error::ModelMismatch(format!(
+                "the bundle has no '{name}' graph (made by an older converter? convert it again with \
+                     tools/convert/run.sh)"
+            ))
+        })
     }
 }
 
@@ -312,5 +313,35 @@ mod tests {
         truncated.extend_from_slice(&100u32.to_le_bytes());
         truncated.extend_from_slice(b"{}");
         assert!(matches!(TranskunModel::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
+    }
+
+    /// A bundle from before the `positions` graph existed (the shipped one with that part cut out) is refused
+    /// with a message naming the part, not run.
+    #[test]
+    fn names_a_missing_graph() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/transkun-v2.pscb");
+        let bytes = std::fs::read(path).unwrap();
+        let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + hlen]).unwrap();
+        let parts = header["parts"].as_array_mut().unwrap();
+        let mut offset = 12 + hlen;
+        let mut payload = vec![];
+        parts.retain(|p| {
+            let n = p["bytes"].as_u64().unwrap() as usize;
+            if p["name"] != "positions" {
+                payload.extend_from_slice(&bytes[offset..offset + n]);
+            }
+            offset += n;
+            p["name"] != "positions"
+        });
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut old = MAGIC.to_vec();
+        old.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        old.extend_from_slice(&header);
+        old.extend_from_slice(&payload);
+        match TranskunModel::from_bytes(&old) {
+            Err(Error::ModelMismatch(m)) => assert!(m.contains("'positions'"), "{m}"),
+            other => panic!("expected a model mismatch, got {:?}", other.err()),
+        }
     }
 }
