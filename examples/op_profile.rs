@@ -28,7 +28,9 @@ fn main() -> TractResult<()> {
         for (i, fact) in facts.into_iter().enumerate() {
             model = model.with_input_fact(i, fact.into())?;
         }
-        model.into_optimized()
+        // As the library loads it (src/model.rs): im2col rather than tract's direct spatial convolution.
+        tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])?
+            .enter(|| model.into_optimized())
     };
     // The position embeddings, as the library computes them: once, then passed to every run.
     let feats = f32::fact([1, frames, mels, windows]);
@@ -57,6 +59,7 @@ fn main() -> TractResult<()> {
         pool.install(|| {
             tract_linalg::multithread::multithread_tract_scope(tract_linalg::multithread::Executor::RayonGlobal, || {
                 state.run_plan_with_eval(inputs.clone(), |ctx, st, node, inputs| {
+                    let shapes: Vec<String> = inputs.iter().map(|i| format!("{:?}", i.shape())).collect();
                     let t = Instant::now();
                     let r = tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
                     let dt = t.elapsed().as_secs_f64();
@@ -64,7 +67,10 @@ fn main() -> TractResult<()> {
                         let e = by_op.entry(node.op().name().to_string()).or_default();
                         e.0 += dt;
                         e.1 += 1;
-                        let e = by_node.entry(node.id).or_insert((0.0, format!("{} {}", node.name, node.op().name())));
+                        let e = by_node.entry(node.id).or_insert_with(|| {
+                            let info = node.op().info().unwrap_or_default().join("; ");
+                            (0.0, format!("{} {} [{info}] in {}", node.name, node.op().name(), shapes.join(" ")))
+                        });
                         e.0 += dt;
                     }
                     r
@@ -86,7 +92,7 @@ fn main() -> TractResult<()> {
     }
     let mut nodes: Vec<_> = by_node.into_iter().collect();
     nodes.sort_by(|a, b| b.1 .0.partial_cmp(&a.1 .0).unwrap());
-    for (_, (t, name)) in nodes.iter().take(30) {
+    for (_, (t, name)) in nodes.iter().take(40) {
         println!("{:>8.3} s {}", t / n, name);
     }
     Ok(())

@@ -108,12 +108,84 @@ class PositionsNet(torch.nn.Module):
         return pos_conv, pos_grid, pos_pitch
 
 
+# Keys of every attention are padded to a multiple of this many tokens (zero keys and values, scores pushed to
+# KEY_PAD_SCORE so their softmax weight underflows to 0): rows of 160 and 96 scores instead of 149 and 89 keep
+# tract's softmax on its aligned whole-block path (and on wasm its row kernel, which needs multiples of 4).
+KEY_ALIGN = 32
+KEY_PAD_SCORE = -1e4
+
+
+def attend(mha, query, kv, axis, freq_major_out=False):
+    """transkun's MultiHeadAttentionKernel (kernel=None: softmax(q k^T / sqrt(d)) v per head, keys and values
+    from `kv`) between the tokens along `axis` ("F": dim -2, "T": dim -3) of [1, T, F, D] grids, restated for
+    tract: einsums over the grid as it lies, so neither the grid nor the heads are transposed around the
+    attention, and keys padded to a multiple of KEY_ALIGN. `freq_major_out` returns [1, F, T, D] instead."""
+    heads, dim = mha.num_heads, mha.head_dim
+    q = (query @ mha.q_proj_weight).unflatten(-1, (heads, dim))  # [1, T, F, H, d]
+    k = (kv @ mha.k_proj_weight).unflatten(-1, (heads, dim))
+    v = (kv @ mha.v_proj_weight).unflatten(-1, (heads, dim))
+    tok = -3 if axis == "F" else -4  # the token axis of [1, T, F, H, d]
+    n = k.shape[tok]
+    pad = (-n) % KEY_ALIGN
+    if pad:
+        widths = [0, 0] * 5
+        widths[2 * (-tok - 1) + 1] = pad  # F.pad lists (before, after) from the last dim backwards
+        k = torch.nn.functional.pad(k, widths)
+        v = torch.nn.functional.pad(v, widths)
+    if axis == "F":
+        scores = torch.einsum("btfhd,btghd->bthfg", q, k)
+    else:
+        scores = torch.einsum("btfhd,bsfhd->bfhts", q, k)
+    scores = scores * (1.0 / math.sqrt(dim))
+    if pad:
+        scores = scores + torch.cat([torch.zeros(n), torch.full((pad,), KEY_PAD_SCORE)])
+    w = scores.softmax(-1)
+    if axis == "F":
+        out = torch.einsum("bthfg,btghd->" + ("bfthd" if freq_major_out else "btfhd"), w, v)
+    else:
+        out = torch.einsum("bfhts,bsfhd->" + ("bfthd" if freq_major_out else "btfhd"), w, v)
+    return mha.out_proj(out.flatten(-2))
+
+
+def residual(block, x, *args):
+    """transkun's ResBlock: x + module(norm(x), *args) * scale (dropout is off in inference)."""
+    return x + block.module(block.norm(x), *args) * block.scale
+
+
+def residual_attention(block, x, kv, axis):
+    return x + attend(block.module, block.norm(x), kv, axis) * block.scale
+
+
+def encoder_layer(layer, x):
+    """transkun's BasicBlock (attention along F, then along T; both take their keys and values from the
+    layer's input x, transkun's `mem`, not from the running state) without the two transposes of the grid."""
+    h = residual(layer.fnnBlockF, residual_attention(layer.mhaBlockF, x, x, "F"))
+    return residual(layer.fnnBlockT, residual_attention(layer.mhaBlockT, h, x, "T"))
+
+
+def last_layer_pitch_tokens(layer, x, n_f):
+    """encoder_layer(layer, x)[:, 1:, n_f:] computed only where the network's output reads it: the pitch tokens
+    (columns n_f:) at time steps 1: (row 0 is the time-aggregation token, which the output drops). About a
+    third less work: the frequency-bin tokens' queries and feed-forward and their whole time attention feed
+    nothing. They are still keys/values of the F attention, and every time step of the pitch columns is a
+    key/value of the T attention."""
+    xq = x[:, 1:, n_f:, :]  # queries: [1, T'-1, P, D]
+    h = residual(layer.fnnBlockF, residual_attention(layer.mhaBlockF, xq, x[:, 1:], "F"))
+    # From here on pitch-major, [1, P, T'-1, D], the layout the upsampling reads: transposing this small grid
+    # is cheaper than transposing the upsampled one.
+    blk = layer.mhaBlockT
+    h = h.transpose(1, 2) + attend(blk.module, blk.norm(h), x[:, :, n_f:], "T", freq_major_out=True) * blk.scale
+    return residual(layer.fnnBlockT, h)
+
+
 class ExportBackboneNet(BackboneNet):
     """The same network and weights as BackboneNet, restated so that tract runs less per segment:
       * the position embeddings come in as inputs (PositionsNet's outputs, computed once per model load);
       * the upsampling ConvTranspose1d(k=8, stride=8), whose windows do not overlap, as one matrix product
         into [pitch, time, 8 x D] and a reshape, which leaves out the deconvolution's sum and two transposes;
-      * reshapes instead of indexing the batch axis (Gather copies in tract).
+      * reshapes instead of indexing the batch axis (Gather copies in tract);
+      * the encoder layers' attention as einsums over the token grid as it lies, with keys padded for tract's
+        softmax (attend), and the last layer only for the tokens the output reads (last_layer_pitch_tokens).
     main() checks its outputs against BackboneNet's before writing the bundle."""
 
     def __init__(self, model, n_frames):
@@ -132,11 +204,9 @@ class ExportBackboneNet(BackboneNet):
         h = h.permute(0, 2, 3, 1)  # [1, T', F', D]
         h = torch.nn.functional.pad(h, (0, 0, 1, 0, 1, 0)) + pos_grid
         h_all = torch.cat([h, pos_pitch.unsqueeze(0)], dim=-2)
-        for layer in bb.encoderLayers:
-            h_all = layer(h_all)
-        n_f = h.shape[-2]
-        target = h_all[:, 1:, n_f:, :]  # pitch tokens without the t=0 aggregation row: [1, T', P, D]
-        target = target.permute(0, 2, 1, 3).reshape(target.shape[2], target.shape[1], -1)  # [P, T', D]
+        for layer in bb.encoderLayers[:-1]:
+            h_all = encoder_layer(layer, h_all)
+        target = last_layer_pitch_tokens(bb.encoderLayers[-1], h_all, h.shape[-2])[0]  # [P, T'-1, D]
         up = target @ self.up_weight + self.up_bias  # [P, T', k*D]
         ctx = up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)[:, : self.n_frames]  # [P, T, D]
         size = self.scorer.size * self.scorer.expansionFactor
