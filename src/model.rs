@@ -94,39 +94,69 @@ pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     Ok(Bundle::parse(bytes)?.config)
 }
 
-/// Network outputs for one segment, per track (`tracks` x `frames`), row-major. Holds tract's own output
-/// buffers (q, k and ctx are 64 MB each), so nothing is copied out of the network.
+/// Network outputs for one segment, per track. Holds tract's own output buffers (the scores are 130 MB, the
+/// context 65 MB), read in place: nothing is copied out of the network. Each track has `stride >= frames`
+/// frames in them (the upsampling's whole windows); only the first `frames` are the segment's.
 #[derive(Debug, Clone)]
 pub struct SegmentOutput {
     pub tracks: usize,
     pub frames: usize,
     pub dim: usize,
-    q: Plane,
-    k: Plane,
-    d: Plane,
+    stride: usize,
+    /// `[track][frame][q (dim), k (dim), d]`
+    scores: Plane,
+    /// `[track][frame][dim]`
     ctx: Plane,
 }
 
+/// What the semi-CRF scores one track's intervals from: per frame an interval query `q` and key `k` (`dim`
+/// values each) and a single-frame score `d`, each `row` floats after the previous frame's, so the network's
+/// side-by-side layout is read in place. Interval `[b, e]` scores `d[b]` when `b == e`, else
+/// `scale * (q[e] . k[b]) * (e - b)`.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackScores<'a> {
+    pub q: &'a [f32],
+    pub k: &'a [f32],
+    pub d: &'a [f32],
+    pub frames: usize,
+    pub dim: usize,
+    /// Floats from one frame's `q` (or `k`) to the next's.
+    pub row: usize,
+    /// Floats from one frame's `d` to the next's.
+    pub d_step: usize,
+    pub scale: f32,
+}
+
+impl<'a> TrackScores<'a> {
+    /// Separate, contiguous `q`, `k` (`[frame][dim]`) and `d` (`[frame]`), with the scale already in `q`.
+    pub fn contiguous(q: &'a [f32], k: &'a [f32], d: &'a [f32], dim: usize) -> Self {
+        assert!(q.len() == d.len() * dim && k.len() == q.len());
+        TrackScores { q, k, d, frames: d.len(), dim, row: dim, d_step: 1, scale: 1.0 }
+    }
+}
+
 impl SegmentOutput {
-    /// Interval query vectors `[track][frame][dim]`, already divided by sqrt(dim).
-    pub fn q(&self) -> &[f32] {
-        self.q.as_slice()
+    /// The interval scoring inputs of one track.
+    pub fn track_scores(&self, track: usize) -> TrackScores<'_> {
+        let (dim, row) = (self.dim, 2 * self.dim + 1);
+        let t = &self.scores.as_slice()[track * self.stride * row..][..(self.frames - 1) * row + 2 * dim + 1];
+        TrackScores {
+            q: t,
+            k: &t[dim..],
+            d: &t[2 * dim..],
+            frames: self.frames,
+            dim,
+            row,
+            d_step: row,
+            // transkun's scaled inner product: q . k / sqrt(dim). A power of two for dim 256, so scaling the
+            // product instead of q (as transkun does) changes no bit.
+            scale: 1.0 / (dim as f32).sqrt(),
+        }
     }
-    /// Interval key vectors `[track][frame][dim]`.
-    pub fn k(&self) -> &[f32] {
-        self.k.as_slice()
-    }
-    /// Single-frame interval scores `[track][frame]`.
-    pub fn d(&self) -> &[f32] {
-        self.d.as_slice()
-    }
-    /// Attribute context `[track][frame][dim]`.
-    pub fn ctx(&self) -> &[f32] {
-        self.ctx.as_slice()
-    }
+
     /// The context row of one track at one frame.
     pub fn ctx_row(&self, track: usize, frame: usize) -> &[f32] {
-        &self.ctx()[(track * self.frames + frame) * self.dim..][..self.dim]
+        &self.ctx.as_slice()[(track * self.stride + frame) * self.dim..][..self.dim]
     }
 }
 
@@ -141,6 +171,20 @@ impl Plane {
         }
         t.try_as_plain_ram().and_then(|v| v.as_slice::<f32>().map(|_| ())).map_err(inference(what))?;
         Ok(Plane(t))
+    }
+
+    /// A `[tracks][stride][width]` output with `stride >= frames`, and its stride.
+    fn per_frame(t: TValue, tracks: usize, frames: usize, width: usize, what: &str) -> Result<(Self, usize)> {
+        let stride = match *t.shape() {
+            [tr, s, w] if tr == tracks && s >= frames && w == width => s,
+            _ => {
+                return Err(Error::ModelMismatch(format!(
+                    "{what} has shape {:?}, expected [{tracks}, at least {frames}, {width}]",
+                    t.shape()
+                )))
+            }
+        };
+        Ok((Plane::new(t, &[tracks, stride, width], what)?, stride))
     }
 
     fn as_slice(&self) -> &[f32] {
@@ -240,20 +284,21 @@ impl TranskunModel {
         inputs.extend(self.positions.iter().cloned());
         let outputs = with_threads(|| self.backbone.run(inputs)).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
-        if outputs.len() != 4 {
-            return Err(Error::ModelMismatch(format!("backbone has {} outputs, expected 4", outputs.len())));
+        if outputs.len() != 2 {
+            return Err(Error::ModelMismatch(format!(
+                "backbone has {} outputs, expected 2 (scores, ctx; made by an older converter? convert it again \
+                 with tools/convert/run.sh)",
+                outputs.len()
+            )));
         }
         let mut outputs = outputs.into_iter();
-        let mut next = |shape: &[usize], what| Plane::new(outputs.next().unwrap(), shape, what);
-        Ok(SegmentOutput {
-            tracks,
-            frames,
-            dim,
-            q: next(&[tracks, frames, dim], "backbone q")?,
-            k: next(&[tracks, frames, dim], "backbone k")?,
-            d: next(&[tracks, frames], "backbone d")?,
-            ctx: next(&[tracks, frames, dim], "backbone ctx")?,
-        })
+        let (scores, stride) =
+            Plane::per_frame(outputs.next().unwrap(), tracks, frames, 2 * dim + 1, "backbone scores")?;
+        let (ctx, ctx_stride) = Plane::per_frame(outputs.next().unwrap(), tracks, frames, dim, "backbone ctx")?;
+        if ctx_stride != stride {
+            return Err(Error::ModelMismatch(format!("backbone ctx has {ctx_stride} frames, scores {stride}")));
+        }
+        Ok(SegmentOutput { tracks, frames, dim, stride, scores, ctx })
     }
 
     /// Velocity and endpoint-refinement logits for intervals given by their begin and end context rows

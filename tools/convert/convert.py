@@ -4,9 +4,10 @@ The bundle is one file: a small JSON header (the model's numbers, read by the Ru
 Rust literals) followed by three ONNX graphs:
   * positions: feats (for its shape only) -> pos_conv, pos_grid, pos_pitch, the input-independent position
     embeddings, run once per model load;
-  * backbone: feats [1, T, n_mels, n_windows] and the three position embeddings -> q, k [tracks, T, 256] (q
-    already divided by sqrt(256)), d [tracks, T] (interval diagonal score), ctx [tracks, T, 256] (attribute
-    context);
+  * backbone: feats [1, T, n_mels, n_windows] and the three position embeddings -> scores [tracks, T8, 513]
+    (per frame the interval query q (not yet divided by sqrt(256)), key k and diagonal score d, side by side)
+    and ctx [tracks, T8, 256] (attribute context), with T8 >= T frames: the upsampling's whole windows (704),
+    of which the decoder reads the first T (691): unsliced and unsplit, they cost tract no copies;
   * heads: ctx_begin, ctx_end [N, 256] -> velocity logits [N, 128], offset/presence logits [N, 4].
 The 90x691x691 score tensor is never materialised: the Rust decoder scores intervals from q and k.
 
@@ -208,11 +209,15 @@ class ExportBackboneNet(BackboneNet):
             h_all = encoder_layer(layer, h_all)
         target = last_layer_pitch_tokens(bb.encoderLayers[-1], h_all, h.shape[-2])[0]  # [P, T'-1, D]
         up = target @ self.up_weight + self.up_bias  # [P, T', k*D]
-        ctx = up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)[:, : self.n_frames]  # [P, T, D]
-        size = self.scorer.size * self.scorer.expansionFactor
-        q, k, d = self.scorer.map(ctx).split([size, size, 1], dim=-1)
-        q = q / math.sqrt(q.shape[-1])
-        return q, k, d.reshape(d.shape[0], d.shape[1]), ctx
+        ctx = up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)  # [P, T8, D], T8 = whole windows >= T
+        return self.scorer.map(ctx), ctx
+
+
+def split_scores(model, scores, ctx, n_frames):
+    """The exported backbone's outputs as transkun's q (divided by sqrt(size)), k, d, ctx over T frames."""
+    size = model.scorer.size * model.scorer.expansionFactor
+    scores, ctx = scores[:, :n_frames], ctx[:, :n_frames]
+    return scores[..., :size] / math.sqrt(size), scores[..., size:2 * size], scores[..., 2 * size], ctx
 
 
 class HeadsNet(torch.nn.Module):
@@ -375,13 +380,14 @@ def main():
 
     positions_net, backbone_net = PositionsNet(model), ExportBackboneNet(model, n_frames)
     pos = positions_net(feats)
-    for nm, a, b in zip(["q", "k", "d", "ctx"], BackboneNet(model)(feats), backbone_net(feats, *pos)):
+    exported = split_scores(model, *backbone_net(feats, *pos), n_frames)
+    for nm, a, b in zip(["q", "k", "d", "ctx"], BackboneNet(model)(feats), exported):
         err = (a - b).abs().max().item() / (a.abs().max().item() + 1e-12)
         print(f"  {nm}: max rel diff of the export form vs transkun's forward = {err:.2e}")
         assert err < 1e-5, "the export form of the backbone must compute what transkun's does"
     pos_names = ["pos_conv", "pos_grid", "pos_pitch"]
     positions = export(positions_net, (feats,), ["feats"], pos_names)
-    backbone = export(backbone_net, (feats, *pos), ["feats", *pos_names], ["q", "k", "d", "ctx"])
+    backbone = export(backbone_net, (feats, *pos), ["feats", *pos_names], ["scores", "ctx"])
     heads = export(HeadsNet(model), (torch.randn(3, 256), torch.randn(3, 256)), ["ctx_begin", "ctx_end"],
                    ["velocity_logits", "refine_logits"],
                    dynamic_axes={"ctx_begin": {0: "n"}, "ctx_end": {0: "n"}, "velocity_logits": {0: "n"},
@@ -457,6 +463,7 @@ def main():
     pos = dict(zip(pos_names, sess.run(None, {"feats": feats.numpy()})))
     sess = ort.InferenceSession(backbone.SerializeToString(), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"feats": feats.numpy(), **pos})
+    got = [t.numpy() for t in split_scores(model, *map(torch.from_numpy, got), n_frames)]
     for nm, a, b in zip(["q", "k", "d", "ctx"], ref, got):
         err = np.abs(a.numpy() - b).max() / (np.abs(a.numpy()).max() + 1e-12)
         print(f"  {nm}: max rel err of compact weights vs f32 torch = {err:.4f}")
