@@ -340,14 +340,18 @@ mod tests {
         assert_eq!(viterbi(&TrackScores::contiguous(&q, &k, &d, 1), 0), vec![]);
     }
 
+    /// Reproducible uniform numbers in [-0.5, 0.5) (a 64-bit LCG).
+    fn uniform(mut seed: u64) -> impl FnMut() -> f32 {
+        move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        }
+    }
+
     #[test]
     fn viterbi_is_optimal_on_random_tracks() {
         // Compare with an exhaustive dynamic programme over paths (small T).
-        let mut seed = 12345u64;
-        let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rnd = uniform(12345);
         // Short tracks, and tracks that span several blocks of scores (the last one partial).
         for (t, dim) in std::iter::repeat((9, 3)).take(50).chain(std::iter::repeat((150, 5)).take(5)) {
             let q: Vec<f32> = (0..t * dim).map(|_| rnd()).collect();
@@ -377,11 +381,7 @@ mod tests {
     /// applied to the product) decodes as separate arrays with the scale in q do.
     #[test]
     fn side_by_side_rows_decode_as_separate_arrays() {
-        let mut seed = 7u64;
-        let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
-        };
+        let mut rnd = uniform(7);
         let (t, dim, pad) = (150, 4, 3);
         let row = 2 * dim + 1;
         let rows: Vec<f32> = (0..(t + pad) * row).map(|_| rnd()).collect();
