@@ -264,6 +264,7 @@ impl TranskunModel {
             facts.extend(positions.iter().map(|p| TypedFact::shape_and_dt_of(p)));
             facts
         })?;
+        check_backbone_outputs(backbone.model().outputs.len())?;
         let heads = load_graph(bundle.part("heads")?, "heads", |m| {
             let ctx = f32::fact(&[TDim::Sym(m.sym("n")), cfg.context_size.into()]);
             vec![ctx.clone(), ctx]
@@ -284,13 +285,7 @@ impl TranskunModel {
         inputs.extend(self.positions.iter().cloned());
         let outputs = with_threads(|| self.backbone.run(inputs)).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
-        if outputs.len() != 2 {
-            return Err(Error::ModelMismatch(format!(
-                "backbone has {} outputs, expected 2 (scores, ctx; made by an older converter? convert it again \
-                 with tools/convert/run.sh)",
-                outputs.len()
-            )));
-        }
+        check_backbone_outputs(outputs.len())?;
         let mut outputs = outputs.into_iter();
         let (scores, stride) =
             Plane::per_frame(outputs.next().unwrap(), tracks, frames, 2 * dim + 1, "backbone scores")?;
@@ -320,6 +315,17 @@ impl TranskunModel {
             refine_logits: to_vec(&out[1], &[n, 4], "refine logits")?,
         })
     }
+}
+
+/// The backbone's outputs are `scores` and `ctx`; bundles from before were `q`, `k`, `d`, `ctx`.
+fn check_backbone_outputs(n: usize) -> Result<()> {
+    if n == 2 {
+        return Ok(());
+    }
+    Err(Error::ModelMismatch(format!(
+        "backbone has {n} outputs, expected 2 (scores, ctx; made by an older converter? convert it again with \
+         tools/convert/run.sh)"
+    )))
 }
 
 /// Copies a (small) network output out of tract, with the same checks as a [`Plane`].
@@ -358,6 +364,16 @@ mod tests {
         truncated.extend_from_slice(&100u32.to_le_bytes());
         truncated.extend_from_slice(b"{}");
         assert!(matches!(TranskunModel::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
+    }
+
+    /// A backbone with the four outputs of older converters (q, k, d, ctx) is refused, saying what to do.
+    #[test]
+    fn names_the_old_output_layout() {
+        assert!(check_backbone_outputs(2).is_ok());
+        match check_backbone_outputs(4) {
+            Err(Error::ModelMismatch(m)) => assert!(m.contains("4 outputs") && m.contains("convert it again"), "{m}"),
+            other => panic!("expected a model mismatch, got {other:?}"),
+        }
     }
 
     /// A bundle from before the `positions` graph existed (the shipped one with that part cut out) is refused
