@@ -139,7 +139,7 @@ impl SegmentOutput {
     /// The interval scoring inputs of one track.
     pub fn track_scores(&self, track: usize) -> TrackScores<'_> {
         let (dim, row) = (self.dim, 2 * self.dim + 1);
-        let t = &self.scores.as_slice()[track * self.stride * row..][..(self.frames - 1) * row + 2 * dim + 1];
+        let t = &self.scores.as_slice()[track * self.stride * row..][..self.frames * row];
         TrackScores {
             q: t,
             k: &t[dim..],

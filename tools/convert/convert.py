@@ -189,14 +189,13 @@ class ExportBackboneNet(BackboneNet):
         softmax (attend), and the last layer only for the tokens the output reads (last_layer_pitch_tokens).
     main() checks its outputs against BackboneNet's before writing the bundle."""
 
-    def __init__(self, model, n_frames):
+    def __init__(self, model):
         super().__init__(model)
         up = self.backbone.upConv1dSkip  # weight [in, out, k]
         w = up.weight.detach()
         self.register_buffer("up_weight", w.permute(0, 2, 1).reshape(w.shape[0], -1).contiguous())  # [in, k*out]
         self.register_buffer("up_bias", up.bias.detach().repeat(up.kernel_size[0]))  # [k*out]
         self.up_k = up.kernel_size[0]
-        self.n_frames = n_frames
 
     def forward(self, feats, pos_conv, pos_grid, pos_pitch):
         bb = self.backbone
@@ -378,7 +377,7 @@ def main():
     n_win = conf.nExtraWins + 1
     feats = torch.randn(1, n_frames, conf.n_mels, n_win) * 0.1 + 0.3
 
-    positions_net, backbone_net = PositionsNet(model), ExportBackboneNet(model, n_frames)
+    positions_net, backbone_net = PositionsNet(model), ExportBackboneNet(model)
     pos = positions_net(feats)
     exported = split_scores(model, *backbone_net(feats, *pos), n_frames)
     for nm, a, b in zip(["q", "k", "d", "ctx"], BackboneNet(model)(feats), exported):
