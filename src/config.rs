@@ -144,6 +144,10 @@ impl Default for TranscribeOptions {
 /// The segment hop of the faster mode. Measured on the six maps-dev pieces (see README, Speed).
 pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
 
+/// Segments whose network runs at the same time, at most (one per thread of the pool). Each holds its own
+/// activations and outputs (about 250 MB), so more threads than this share segments' matrix products instead.
+pub const MAX_PARALLEL_SEGMENTS: usize = 2;
+
 /// Limits on input that the engine accepts.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
 pub const MAX_SAMPLE_RATE: u32 = 192_000;

@@ -108,6 +108,7 @@ impl Transcriber {
             t: self,
             cfg,
             stitcher: Stitcher::new(cfg),
+            pending: vec![],
             done: 0,
             total,
             times: StageSeconds::default(),
@@ -143,6 +144,7 @@ impl Transcriber {
             buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
             to_end = to_end.saturating_sub(step);
         }
+        run.flush(on_progress)?;
         let mut t = to_transcription(&run.stitcher.finish());
         if options.pedal_extend {
             t.notes = extend_with_sustain(&t.notes, &t.pedals);
@@ -164,15 +166,17 @@ struct SegmentRunner<'t> {
     t: &'t Transcriber,
     cfg: &'t ModelConfig,
     stitcher: Stitcher,
+    /// Segments cut from the signal whose network has not run yet: up to the model's parallel batch.
+    pending: Vec<Vec<Vec<f32>>>,
     done: usize,
     total: Option<usize>,
     times: StageSeconds,
 }
 
 impl SegmentRunner<'_> {
-    /// Runs the segment at the start of `buf` (zero-padded to `seg` samples if shorter).
+    /// Queues the segment at the start of `buf` (zero-padded to `seg` samples if shorter) and runs the queue
+    /// once it holds as many segments as the network runs at once.
     fn segment(&mut self, buf: &[Vec<f32>], seg: usize, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
-        let cfg = self.cfg;
         let segment: Vec<Vec<f32>> = buf
             .iter()
             .map(|b| {
@@ -181,32 +185,51 @@ impl SegmentRunner<'_> {
                 s
             })
             .collect();
+        self.pending.push(segment);
+        if self.pending.len() >= self.t.model.parallel_segments() {
+            self.flush(on_progress)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the queued segments: their networks side by side, then decoding in order (each segment's forced
+    /// starts come from the one before), reporting progress after each.
+    fn flush(&mut self, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let cfg = self.cfg;
         let t0 = now();
-        let feats = self.t.front.process(&segment);
+        let feats: Vec<_> = self.pending.drain(..).map(|s| self.t.front.process(&s)).collect();
         let t1 = now();
-        let out = self.t.model.run_segment(&feats)?;
+        let outputs = self.t.model.run_segments(&feats);
+        drop(feats);
         let t2 = now();
-        let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
-        let start = self.done * cfg.step_samples();
-        let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
-        self.stitcher.push(begin_time, events);
-        let t3 = now();
         self.times.features += t1 - t0;
         self.times.network += t2 - t1;
-        self.times.decode += t3 - t2;
-        self.done += 1;
-        let progress = Progress {
-            fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
-            seconds_done: (begin_time + cfg.segment_hop_seconds).max(0.0),
-            segments_done: self.done,
-            segments_total: self.total,
-            stage_seconds: self.times,
-            stitcher: &self.stitcher,
-        };
-        match on_progress(&progress) {
-            Flow::Continue => Ok(()),
-            Flow::Cancel => Err(Error::Cancelled),
+        for out in outputs {
+            let t2 = now();
+            let out = out?;
+            let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
+            drop(out);
+            let start = self.done * cfg.step_samples();
+            let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
+            self.stitcher.push(begin_time, events);
+            self.times.decode += now() - t2;
+            self.done += 1;
+            let progress = Progress {
+                fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
+                seconds_done: (begin_time + cfg.segment_hop_seconds).max(0.0),
+                segments_done: self.done,
+                segments_total: self.total,
+                stage_seconds: self.times,
+                stitcher: &self.stitcher,
+            };
+            if on_progress(&progress) == Flow::Cancel {
+                return Err(Error::Cancelled);
+            }
         }
+        Ok(())
     }
 }
 

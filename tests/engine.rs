@@ -243,3 +243,24 @@ fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
         assert!(matches!(e, Error::InvalidOption(_)) && e.to_string().contains("segment hop"), "{bad}: {e}");
     }
 }
+
+/// Segments run side by side on a two-thread pool (each on its own thread) give exactly what one thread
+/// running them one after another gives: 30 s of a real piece is five segments, two pairs and one alone.
+#[test]
+fn parallel_segments_give_the_same_transcription() {
+    let (rate, mut pcm) = common::load_pcm(&shared("data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac"));
+    pcm.iter_mut().for_each(|c| c.truncate(30 * rate as usize));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            assert_eq!(engine().config().segment_hop_seconds, 8.0);
+            transcribe_counting(rate, pcm.clone(), TranscribeOptions::default()).unwrap()
+        })
+    };
+    let (one, segments) = run(1);
+    let (two, segments_two) = run(2);
+    assert_eq!((segments, segments_two), (5, 5));
+    assert!(one.notes.len() > 20, "{} notes", one.notes.len());
+    assert_eq!(one.notes, two.notes);
+    assert_eq!(one.pedals, two.pedals);
+}
