@@ -1,7 +1,8 @@
 //! Where the network's time goes, op by op: loads the bundle's backbone (with the position
 //! embeddings computed once, as the library does), runs it on random features a few
-//! times on the rayon pool and prints the time per op kind and the slowest nodes.
-//! `cargo run --release --example op_profile -- [MODEL.pscb] [RUNS]`
+//! times on the rayon pool and prints the time per op kind, the slowest nodes, and the multiply-adds tract
+//! counts (as 2 FLOP each) against the time.
+//! `cargo run --release --example op_profile -- [MODEL.pscb] [RUNS] [THREADS]`
 use std::collections::HashMap;
 use std::time::Instant;
 use tract_onnx::prelude::*;
@@ -10,6 +11,7 @@ fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).cloned().unwrap_or("models/transkun-v2.pscb".into());
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(2);
+    let threads: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(0);
     let bytes = std::fs::read(&path)?;
     let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + hlen])?;
@@ -42,6 +44,15 @@ fn main() -> TractResult<()> {
     let t0 = Instant::now();
     let model = load("backbone", facts)?;
     eprintln!("optimised in {:.2} s, {} nodes", t0.elapsed().as_secs_f64(), model.nodes().len());
+    let mut fma = 0u64;
+    for node in model.nodes() {
+        let inputs: Vec<&TypedFact> = node.inputs.iter().map(|o| model.outlet_fact(*o)).collect::<TractResult<_>>()?;
+        for (cost, n) in node.op.cost(&inputs)? {
+            if let tract_onnx::tract_core::ops::Cost::FMA(_) = cost {
+                fma += n.to_i64()? as u64;
+            }
+        }
+    }
     let plan = model.into_runnable()?;
     let input: Tensor = tract_ndarray::Array4::from_shape_fn((1, frames, mels, windows), |(_, t, m, w)| {
         (((t * 31 + m * 7 + w * 3) % 97) as f32) / 97.0
@@ -49,7 +60,12 @@ fn main() -> TractResult<()> {
     .into();
     let mut inputs: TVec<TValue> = tvec!(input.into());
     inputs.extend(positions.iter().cloned());
-    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let executor = if pool.current_num_threads() > 1 {
+        tract_linalg::multithread::Executor::RayonGlobal
+    } else {
+        tract_linalg::multithread::Executor::SingleThread
+    };
     let mut by_op: HashMap<String, (f64, usize)> = HashMap::new();
     let mut by_node: HashMap<usize, (f64, String)> = HashMap::new();
     let mut total = 0.0;
@@ -57,7 +73,7 @@ fn main() -> TractResult<()> {
         let mut state = plan.spawn()?;
         let t = Instant::now();
         pool.install(|| {
-            tract_linalg::multithread::multithread_tract_scope(tract_linalg::multithread::Executor::RayonGlobal, || {
+            tract_linalg::multithread::multithread_tract_scope(executor.clone(), || {
                 state.run_plan_with_eval(inputs.clone(), |ctx, st, node, inputs| {
                     let shapes: Vec<String> = inputs.iter().map(|i| format!("{:?}", i.shape())).collect();
                     let t = Instant::now();
@@ -86,7 +102,12 @@ fn main() -> TractResult<()> {
     let n = if runs > 1 { runs - 1 } else { 1 } as f64;
     let mut ops: Vec<_> = by_op.into_iter().collect();
     ops.sort_by(|a, b| b.1 .0.partial_cmp(&a.1 .0).unwrap());
-    println!("per run {:.2} s", total / n);
+    println!("per run {:.2} s on {} threads", total / n, pool.current_num_threads());
+    println!(
+        "{:.1} GFLOP per run (2 per multiply-add), {:.1} GFLOP/s",
+        2e-9 * fma as f64,
+        2e-9 * fma as f64 / (total / n)
+    );
     for (op, (t, c)) in ops.iter().take(25) {
         println!("{:>8.3} s {:>5.1} % {:>5} x {}", t / n, 100.0 * t / total, c / n as usize, op);
     }
