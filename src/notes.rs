@@ -128,8 +128,7 @@ pub fn read_note_table(text: &str, what: &str) -> crate::error::Result<Vec<Note>
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> =
-            line.split(|c: char| c == '\t' || c == ',' || c == ' ').filter(|f| !f.is_empty()).collect();
+        let fields: Vec<&str> = line.split(['\t', ',', ' ']).filter(|f| !f.is_empty()).collect();
         if fields.is_empty() || fields[0].parse::<f64>().is_err() {
             continue; // a header line
         }
