@@ -224,6 +224,7 @@ async function transcribe(file) {
     say(err instanceof UserError ? err.message : `Something went wrong: ${err.message || err}`, true);
   } finally {
     $('cancel').hidden = true;
+    $('cancel').disabled = false;
     state.busy = false;
     state.rejectRun = null;
   }
@@ -232,7 +233,10 @@ async function transcribe(file) {
 function cancel() {
   if (!state.busy) return;
   if (state.cancel) {
-    Atomics.store(state.cancel, 0, 1); // the engine stops after its current segment
+    // The engine stops once the segments it is running now are done (up to one per thread, several seconds).
+    Atomics.store(state.cancel, 0, 1);
+    $('cancel').disabled = true;
+    say('Cancelling: finishing the segments in progress…');
   } else {
     // Without shared memory the worker cannot be told mid-run: replace it.
     state.worker.terminate();

@@ -1,6 +1,7 @@
 // End-to-end tests of the built page (www/) in headless Chromium (Debian's, driven by playwright-core):
 // a real recording goes in, the MIDI download comes out and carries the native CLI's notes, from the
-// relaxed-SIMD build and the plain one; with COOP/COEP the page is cross-origin isolated and threaded; without them it still works; no request ever leaves the
+// relaxed-SIMD build and the plain one; with COOP/COEP the page is cross-origin isolated and threaded; without them it
+// still works; Cancel stops a run and the page stays usable; no request ever leaves the
 // page's origin or carries a body.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,4 +177,32 @@ test('where isolation is impossible it falls back to one thread and still transc
   assert.equal(r.threads, 1);
   checkAgainstCli(r.midi, 'single');
   checkRequests(r);
+});
+
+test('Cancel stops a long transcription at once in the UI, and the next file transcribes', { timeout: 900_000 }, async () => {
+  const url = await serve(0);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  assert.ok(Number(await page.getAttribute('#engine-line', 'data-threads')) > 1);
+  // 69 s of piano: ten segments, far longer than the cancel may take.
+  await page.setInputFiles('#file', path.join(shared, 'data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac'));
+  await page.waitForSelector('#cancel:not([hidden])', { timeout: 120_000 });
+  await page.click('#cancel');
+  assert.match(await page.textContent('#message'), /^Cancelling/);
+  assert.equal(await page.isDisabled('#cancel'), true);
+  await page.waitForFunction(() => document.getElementById('message').textContent === 'Cancelled.', null,
+    { timeout: 300_000 });
+  assert.equal(await page.isHidden('#download'), true, 'a cancelled run must not offer a MIDI file');
+  assert.equal(await page.getAttribute('body', 'data-last-run-seconds'), null);
+  // The engine is usable again.
+  await page.setInputFiles('#file', audio);
+  await page.waitForSelector('#download:not([hidden])', { timeout: 600_000 });
+  assert.match(await page.textContent('#message'), /8 notes found/);
+  assert.equal(await page.isEnabled('#cancel'), true);
+  await context.close();
+  assert.deepEqual(errors, []);
 });
