@@ -82,6 +82,17 @@ async function runPage(url, contextOptions = {}, offlineSecondVisit = false) {
   return { isolated, threads, simd, name, midi, message, requests, origin: new URL(url).origin };
 }
 
+// A fresh context with the page open and its engine ready; errors thrown in the page are collected.
+async function openPage(url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  return { context, page, errors };
+}
+
 function checkRequests({ requests, origin }) {
   assert.ok(requests.length > 0);
   for (const r of requests) {
@@ -135,13 +146,7 @@ test('a second visit works offline', { timeout: 900_000 }, async () => {
 });
 
 test('a copy cached by an earlier deploy is not used, and is dropped', { timeout: 900_000 }, async () => {
-  const url = await serve(0);
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  const { context, page, errors } = await openPage(await serve(0));
   // Earlier deploys' model and wasm (garbage here) in the cache, under their keys: another version's, and the
   // plain URL that deploys before content keys used.
   const stale = await page.evaluate(async () => {
@@ -180,13 +185,7 @@ test('where isolation is impossible it falls back to one thread and still transc
 });
 
 test('Cancel stops a long transcription at once in the UI, and the next file transcribes', { timeout: 900_000 }, async () => {
-  const url = await serve(0);
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
+  const { context, page, errors } = await openPage(await serve(0));
   assert.ok(Number(await page.getAttribute('#engine-line', 'data-threads')) > 1);
   // 69 s of piano: ten segments, far longer than the cancel may take.
   await page.setInputFiles('#file', path.join(shared, 'data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac'));
