@@ -145,7 +145,8 @@ impl Default for TranscribeOptions {
 pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
 
 /// Segments whose network runs at the same time, at most (one per thread of the pool). Each holds its own
-/// activations and outputs (about 250 MB), so more threads than this share segments' matrix products instead.
+/// activations and outputs (about 600 MB: the CLI's peak is 0.55 GB on one thread, 1.3 GB with two segments),
+/// so more threads than this share segments' matrix products instead.
 pub const MAX_PARALLEL_SEGMENTS: usize = 2;
 
 /// Limits on input that the engine accepts.

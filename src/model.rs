@@ -286,11 +286,6 @@ impl TranskunModel {
         rayon::current_num_threads().clamp(1, MAX_PARALLEL_SEGMENTS)
     }
 
-    /// Runs the network on one segment's features.
-    pub fn run_segment(&self, feats: &Features) -> Result<SegmentOutput> {
-        with_threads(|| self.run_backbone(feats))
-    }
-
     /// Runs the network on several segments' features, each on its own thread when the pool has more than
     /// one. tract spreads one segment's matrix products over threads, but everything else it runs on one,
     /// so two threads made one segment only ~1.45x faster than one thread did; independent segments side by
@@ -298,7 +293,7 @@ impl TranskunModel {
     pub fn run_segments(&self, feats: &[Features]) -> Vec<Result<SegmentOutput>> {
         use rayon::prelude::*;
         if feats.len() < 2 || rayon::current_num_threads() < 2 {
-            return feats.iter().map(|f| self.run_segment(f)).collect();
+            return feats.iter().map(|f| with_threads(|| self.run_backbone(f))).collect();
         }
         // With a thread per segment, each runs tract on its own thread; spare threads help through the pool.
         let inner =

@@ -1,5 +1,5 @@
-//! The engine: PCM in, transcription out, one segment at a time. Memory stays bounded by a segment's worth
-//! of audio and network outputs, whatever the length of the recording.
+//! The engine: PCM in, transcription out, a few segments at a time (as many as the model runs at once).
+//! Memory stays bounded by those segments' audio and network outputs, whatever the length of the recording.
 
 use crate::audio::{PcmSource, Resampler};
 use crate::config::{ModelConfig, TranscribeOptions};
@@ -208,14 +208,14 @@ impl SegmentRunner<'_> {
         self.times.features += t1 - t0;
         self.times.network += t2 - t1;
         for out in outputs {
-            let t2 = now();
+            let decode_start = now();
             let out = out?;
             let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
-            drop(out);
+            drop(out); // before the progress report, which may measure memory
             let start = self.done * cfg.step_samples();
             let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
             self.stitcher.push(begin_time, events);
-            self.times.decode += now() - t2;
+            self.times.decode += now() - decode_start;
             self.done += 1;
             let progress = Progress {
                 fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
