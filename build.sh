@@ -119,6 +119,8 @@ case "$cmd" in
   test)
     # Release profile: tests push real audio through the network, which is many times slower unoptimised.
     ensure_native
+    # Encoders for the format x timing matrix (tests/formats/encode.sh).
+    command -v ffmpeg >/dev/null 2>&1 && command -v lame >/dev/null 2>&1 || apt_install ffmpeg lame
     cargo test --release
     # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
     command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver

@@ -13,7 +13,7 @@ use pianoscribe::{
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
 
-const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga"];
+const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac"];
 
 #[derive(Parser)]
 #[command(name = "pianoscribe", version, about = "Piano transcription: audio in, MIDI out")]
@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Transcribe an audio file (WAV, FLAC, MP3, OGG/Vorbis) to MIDI, or every audio file in a folder.
+    /// Transcribe an audio file (WAV, FLAC, MP3, OGG Vorbis or Opus, M4A/AAC) to MIDI, or every audio file in a
+    /// folder.
     Transcribe {
         /// Audio file, or a folder of audio files.
         input: PathBuf,
@@ -223,6 +224,9 @@ fn transcribe_file(
     let result = engine.transcribe(&mut source, options, &mut show);
     if tty {
         eprintln!();
+    }
+    for w in source.warnings() {
+        eprintln!("warning: {}: {w}", input.display());
     }
     let t = result.map_err(|e| match e {
         Error::NoAudio { .. } => format!("{}: the file contains no audio samples", input.display()),

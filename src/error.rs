@@ -12,7 +12,7 @@ pub enum Error {
     #[error("{path}: the file is empty (0 bytes)")]
     EmptyFile { path: PathBuf },
 
-    #[error("{what}: not a supported audio file ({detail}); expected WAV, FLAC, MP3 or OGG/Vorbis")]
+    #[error("{what}: not a supported audio file ({detail}); expected WAV, FLAC, MP3, OGG (Vorbis or Opus) or M4A/AAC")]
     UnsupportedFormat { what: String, detail: String },
 
     #[error("{what}: the audio data is corrupt or truncated ({detail})")]

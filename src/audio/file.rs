@@ -1,28 +1,37 @@
-//! Decoding audio files (WAV, FLAC, MP3, OGG/Vorbis) with symphonia, streaming packet by packet.
+//! Audio files for the CLI: demuxed by [`Demuxer`] (WAV, FLAC, MP3, Ogg Vorbis and Opus, M4A/AAC, ADTS),
+//! decoded by symphonia (and a pure-Rust Opus decoder), placed sample-exactly by [`Timeline`].
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::OnceLock;
 
 use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
-use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{CodecRegistry, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::formats::Packet;
 
-use super::{check_format, PcmSource};
+use super::container::Demuxer;
+use super::opus::OpusDecoder;
+use super::timeline::Timeline;
+use super::{check_format, DecodeWarning, PcmSource};
 use crate::error::{Error, Result};
 
+/// Symphonia's decoders and ours for Opus.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut r = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut r);
+        r.register_all::<OpusDecoder>();
+        r
+    })
+}
+
 pub struct AudioFile {
-    path: PathBuf,
-    format: Box<dyn FormatReader>,
+    demuxer: Demuxer,
     decoder: Box<dyn Decoder>,
-    track_id: u32,
-    rate: u32,
-    channels: usize,
-    frames: Option<u64>,
-    decoded: u64,
+    timeline: Timeline,
     done: bool,
 }
 
@@ -34,64 +43,54 @@ impl AudioFile {
             return Err(Error::EmptyFile { path: path.into() });
         }
         let what = path.display().to_string();
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-            hint.with_extension(ext);
-        }
-        let probed = symphonia::default::get_probe()
-            .format(&hint, mss, &FormatOptions::default(), &MetadataOptions::default())
+        let extension = path.extension().and_then(|e| e.to_str());
+        let demuxer = Demuxer::open(Box::new(file), extension, &what)?;
+        let decoder = codecs()
+            .make(demuxer.codec_params(), &DecoderOptions::default())
             .map_err(|e| Error::UnsupportedFormat { what: what.clone(), detail: e.to_string() })?;
-        let format = probed.format;
-        let track = format
-            .tracks()
-            .iter()
-            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| Error::NoAudio { what: what.clone() })?;
-        let params = track.codec_params.clone();
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| Error::UnsupportedFormat { what: what.clone(), detail: e.to_string() })?;
-        let rate = params.sample_rate.ok_or_else(|| Error::UnsupportedFormat {
-            what: what.clone(),
-            detail: "the stream does not state its sample rate".into(),
-        })?;
-        let channels = params.channels.map(|c| c.count()).unwrap_or(0);
-        check_format(rate, channels)?;
-        Ok(AudioFile {
-            path: path.into(),
-            track_id: track.id,
-            format,
-            decoder,
-            rate,
-            channels,
-            frames: params.n_frames,
-            decoded: 0,
-            done: false,
-        })
-    }
-
-    fn what(&self) -> String {
-        self.path.display().to_string()
-    }
-
-    fn corrupt(&self, detail: impl Into<String>) -> Error {
-        Error::CorruptAudio { what: self.what(), detail: detail.into() }
-    }
-
-    /// At the end of the stream: a stream that stops well short of the length its header states is truncated.
-    fn check_complete(&self) -> Result<()> {
-        if self.decoded == 0 {
-            return Err(Error::NoAudio { what: self.what() });
+        let timeline = Timeline::new(&what, demuxer.sample_rate(), demuxer.channels());
+        let mut this = AudioFile { demuxer, decoder, timeline, done: false };
+        if this.timeline.channels().is_none() {
+            // Some containers (MP4) leave the channel count to the codec: decode the first packet to learn it.
+            this.fill()?;
         }
-        if let Some(expected) = self.frames {
-            // Compressed formats state their length only approximately (encoder delay and padding).
-            let slack = (expected / 200).max(4096);
-            if self.decoded + slack < expected {
-                return Err(self.corrupt(format!(
-                    "truncated: the header announces {expected} samples per channel but only {} could be decoded",
-                    self.decoded
-                )));
+        check_format(this.sample_rate(), this.channels())?;
+        Ok(this)
+    }
+
+    /// Places where the file could not be decoded and silence stands in (empty for an undamaged file).
+    pub fn warnings(&self) -> &[DecodeWarning] {
+        self.timeline.warnings()
+    }
+
+    /// Decodes packets until some audio is ready or the stream ends.
+    fn fill(&mut self) -> Result<()> {
+        while !self.timeline.has_ready() && !self.done {
+            let Some((packet, time)) = self.demuxer.next_packet()? else {
+                self.done = true;
+                break;
+            };
+            // The timeline trims: the decoder gets the packet without its trims, whichever decoder it is.
+            let packet = Packet::new_from_boxed_slice(packet.track_id(), packet.ts, packet.dur, packet.data);
+            // A decode or I/O error means this packet is undecodable and the next may be fine (symphonia's
+            // contract). So does an unsupported feature once the stream has decoded (damaged bytes that read as
+            // one), and a panic (symphonia's AAC decoder indexes out of bounds on some damaged frames), after
+            // which the decoder starts afresh. Anything else ends the stream.
+            let decoder = &mut self.decoder;
+            match std::panic::catch_unwind(AssertUnwindSafe(|| decoder.decode(&packet).map(to_planar))) {
+                Ok(Ok((rate, pcm))) => self.timeline.decoded(&time, rate, pcm)?,
+                Ok(Err(SymError::DecodeError(e))) => self.timeline.failed(&time, e.to_string())?,
+                Ok(Err(SymError::IoError(e))) => self.timeline.failed(&time, e.to_string())?,
+                Ok(Err(SymError::Unsupported(e))) if self.timeline.delivered() > 0 => {
+                    self.timeline.failed(&time, e.to_string())?
+                }
+                Ok(Err(e)) => {
+                    return Err(Error::CorruptAudio { what: self.demuxer.what().into(), detail: e.to_string() })
+                }
+                Err(_) => {
+                    self.decoder.reset();
+                    self.timeline.failed(&time, "the decoder failed on it".into())?
+                }
             }
         }
         Ok(())
@@ -100,57 +99,31 @@ impl AudioFile {
 
 impl PcmSource for AudioFile {
     fn sample_rate(&self) -> u32 {
-        self.rate
+        self.demuxer.sample_rate()
     }
     fn channels(&self) -> usize {
-        self.channels
+        self.timeline.channels().unwrap_or(0)
     }
     fn total_frames(&self) -> Option<u64> {
-        self.frames
+        self.demuxer.total_frames()
     }
 
     fn next_chunk(&mut self) -> Result<Option<Vec<Vec<f32>>>> {
-        while !self.done {
-            let packet = match self.format.next_packet() {
-                Ok(p) => p,
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.done = true;
-                    break;
-                }
-                Err(SymError::ResetRequired) => {
-                    return Err(self.corrupt("the stream changes its format midway"));
-                }
-                Err(e) => return Err(self.corrupt(e.to_string())),
-            };
-            if packet.track_id() != self.track_id {
-                continue;
+        self.fill()?;
+        match self.timeline.take() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => {
+                self.timeline.finish(self.demuxer.total_frames())?;
+                Ok(None)
             }
-            let decoded = match self.decoder.decode(&packet) {
-                Ok(d) => d,
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.done = true;
-                    break;
-                }
-                Err(e) => return Err(self.corrupt(e.to_string())),
-            };
-            if decoded.frames() == 0 {
-                continue;
-            }
-            let spec = *decoded.spec();
-            if spec.rate != self.rate || spec.channels.count() != self.channels {
-                return Err(self.corrupt("the stream changes its sample rate or channel count midway"));
-            }
-            let chunk = to_planar(decoded);
-            self.decoded += chunk[0].len() as u64;
-            return Ok(Some(chunk));
         }
-        self.check_complete()?;
-        Ok(None)
     }
 }
 
-fn to_planar(decoded: AudioBufferRef<'_>) -> Vec<Vec<f32>> {
-    let mut buf = AudioBuffer::<f32>::new(decoded.capacity() as u64, *decoded.spec());
+/// The decoded packet as one Vec per channel, with its sample rate.
+fn to_planar(decoded: AudioBufferRef<'_>) -> (u32, Vec<Vec<f32>>) {
+    let spec = *decoded.spec();
+    let mut buf = AudioBuffer::<f32>::new(decoded.capacity() as u64, spec);
     decoded.convert(&mut buf);
-    (0..buf.spec().channels.count()).map(|c| buf.chan(c).to_vec()).collect()
+    (spec.rate, (0..spec.channels.count()).map(|c| buf.chan(c).to_vec()).collect())
 }

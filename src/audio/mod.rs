@@ -1,9 +1,18 @@
-//! Audio input: PCM sources (in memory, or decoded from a file on native builds) and resampling to the
-//! model's rate. Channels are kept separate: the front-end averages them where the model says.
+//! Audio input: containers (which files, and where each packet's samples go: `container`, `mp3`, `mp4`),
+//! decoded packets into a continuous recording (`timeline`), PCM sources (in memory, or a file decoded by
+//! symphonia on native builds: `file`), and resampling to the model's rate. The page demuxes with the same
+//! `container` and `timeline` and decodes with the browser's codecs. Channels are kept separate: the
+//! front-end averages them where the model says.
 
+pub mod container;
 #[cfg(not(target_arch = "wasm32"))]
 mod file;
+mod mp3;
+mod mp4;
+#[cfg(not(target_arch = "wasm32"))]
+mod opus;
 mod resample;
+pub mod timeline;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::AudioFile;
@@ -20,6 +29,29 @@ pub trait PcmSource {
     fn total_frames(&self) -> Option<u64>;
     /// The next chunk, one Vec per channel, or None at the end.
     fn next_chunk(&mut self) -> Result<Option<Vec<Vec<f32>>>>;
+}
+
+/// A stretch of a file that could not be decoded; silence of the same length stands in its place, so that the
+/// audio after it keeps its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeWarning {
+    /// Where in the recording, in seconds.
+    pub seconds: f64,
+    /// How long the silence is.
+    pub missing_seconds: f64,
+    pub detail: String,
+}
+
+impl std::fmt::Display for DecodeWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "at {:.2} s: {}; {:.0} ms of silence stand in its place",
+            self.seconds,
+            self.detail,
+            self.missing_seconds * 1e3
+        )
+    }
 }
 
 /// Checks the stream's format against what the engine accepts.

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The format x timing matrix: one real recording (the first 12 s of a maps-dev piece, 44.1 kHz stereo) encoded
+# as every format the CLI and the page read, by the encoders users have (LAME, ffmpeg). Used by tests/formats.rs
+# and the page test (tests/e2e). Writes into OUT_DIR (default target/formats); files already there are kept.
+#   tests/formats/encode.sh [OUT_DIR]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+out="${1:-$root/target/formats}"
+src="$root/../shared/data/maps-dev/MAPS_MUS-chpn-p14_ENSTDkAm.flac"
+for tool in ffmpeg lame; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing (./build.sh test installs it)" >&2; exit 1; }
+done
+[ -f "$src" ] || { echo "error: $src is missing: ../shared must sit beside the repository" >&2; exit 1; }
+mkdir -p "$out"
+cd "$out"
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+make() { # make FILE COMMAND...: unless FILE exists, runs the command, which writes "partial/FILE", then moves it
+  local f="$1"; shift
+  [ -s "$f" ] && return 0
+  mkdir -p partial
+  "$@"
+  mv "partial/$f" "$f"
+}
+make wav-s16.wav ff -i "$src" -t 12 -ar 44100 -ac 2 -c:a pcm_s16le partial/wav-s16.wav
+make wav-48k.wav ff -i wav-s16.wav -ar 48000 -c:a pcm_s16le partial/wav-48k.wav
+make wav-s24.wav ff -i wav-s16.wav -c:a pcm_s24le partial/wav-s24.wav
+make wav-f32.wav ff -i wav-s16.wav -c:a pcm_f32le partial/wav-f32.wav
+make flac.flac ff -i wav-s16.wav -c:a flac partial/flac.flac
+make lame-cbr128.mp3 lame --quiet -b 128 wav-s16.wav partial/lame-cbr128.mp3
+make lame-vbr.mp3 lame --quiet -V 2 wav-s16.wav partial/lame-vbr.mp3
+make lame-notag.mp3 lame --quiet -t -b 128 wav-s16.wav partial/lame-notag.mp3
+make lame-cbr128-48k.mp3 lame --quiet -b 128 wav-48k.wav partial/lame-cbr128-48k.mp3
+make ffmpeg.mp3 ff -i wav-s16.wav -c:a libmp3lame -b:a 128k partial/ffmpeg.mp3
+make vorbis.ogg ff -i wav-s16.wav -c:a libvorbis -q:a 5 partial/vorbis.ogg
+make opus.opus ff -i wav-s16.wav -c:a libopus -b:a 128k partial/opus.opus
+make aac.m4a ff -i wav-s16.wav -c:a aac -b:a 128k partial/aac.m4a
+make aac-noedit.m4a ff -i wav-s16.wav -c:a aac -b:a 128k -use_editlist 0 partial/aac-noedit.m4a
+make adts.aac ff -i wav-s16.wav -c:a aac -b:a 128k -f adts partial/adts.aac
+# Damaged copies: 1000 bytes in the middle zeroed, as a bad sector or a broken download leaves them.
+damage() { # damage FROM TO
+  [ -s "$2" ] && return 0
+  cp "$1" partial.tmp
+  dd if=/dev/zero of=partial.tmp bs=1 seek=$(($(stat -c %s "$1") / 2)) count=1000 conv=notrunc status=none
+  mv partial.tmp "$2"
+}
+damage lame-cbr128.mp3 damaged-lame-cbr128.mp3
+damage vorbis.ogg damaged-vorbis.ogg
+damage aac.m4a damaged-aac.m4a
+rmdir partial 2>/dev/null || true
+echo "$out"
