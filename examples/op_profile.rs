@@ -1,11 +1,38 @@
-//! Where the network's time goes, op by op: loads the bundle's backbone (with the position
+//! Where the network's time and memory go, op by op: loads the bundle's backbone (with the position
 //! embeddings computed once, as the library does), runs it on random features a few
-//! times on the rayon pool and prints the time per op kind, the slowest nodes, and the multiply-adds tract
-//! counts (as 2 FLOP each) against the time.
+//! times on the rayon pool and prints the time per op kind, the slowest nodes, the multiply-adds tract
+//! counts (as 2 FLOP each) against the time, and the heap: its peak during a run and the nodes after which
+//! the most is held (tract frees each value after its last use).
 //! `cargo run --release --example op_profile -- [MODEL.pscb] [RUNS] [THREADS]`
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
 use tract_onnx::prelude::*;
+
+/// The system allocator, counting the bytes held now and at most since the last reset.
+struct Counting;
+static HELD: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = HELD.fetch_add(layout.size(), Relaxed) + layout.size();
+        PEAK.fetch_max(now, Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        HELD.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: forwarded as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const MB: f64 = 1024.0 * 1024.0;
 
 fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -66,19 +93,29 @@ fn main() -> TractResult<()> {
     } else {
         tract_linalg::multithread::Executor::SingleThread
     };
+    let mut held_after: Vec<(usize, usize, String)> = vec![]; // (held after the node, peak during it, node)
     let mut by_op: HashMap<String, (f64, usize)> = HashMap::new();
     let mut by_node: HashMap<usize, (f64, String)> = HashMap::new();
     let mut total = 0.0;
+    let mut run_peak = 0;
+    let base = HELD.load(Relaxed);
     for run in 0..runs {
         let mut state = plan.spawn()?;
+        PEAK.store(HELD.load(Relaxed), Relaxed);
         let t = Instant::now();
         pool.install(|| {
             tract_linalg::multithread::multithread_tract_scope(executor.clone(), || {
                 state.run_plan_with_eval(inputs.clone(), |ctx, st, node, inputs| {
                     let shapes: Vec<String> = inputs.iter().map(|i| format!("{:?}", i.shape())).collect();
                     let t = Instant::now();
+                    let peak_before = PEAK.swap(HELD.load(Relaxed), Relaxed);
                     let r = tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
                     let dt = t.elapsed().as_secs_f64();
+                    let node_peak = PEAK.load(Relaxed);
+                    PEAK.store(node_peak.max(peak_before), Relaxed);
+                    if run == 0 {
+                        held_after.push((HELD.load(Relaxed), node_peak, format!("{} {}", node.name, node.op().name())));
+                    }
                     if run > 0 || runs == 1 {
                         let e = by_op.entry(node.op().name().to_string()).or_default();
                         e.0 += dt;
@@ -94,6 +131,7 @@ fn main() -> TractResult<()> {
             })
         })?;
         let dt = t.elapsed().as_secs_f64();
+        run_peak = run_peak.max(PEAK.load(Relaxed));
         eprintln!("run {run}: {dt:.2} s");
         if run > 0 || runs == 1 {
             total += dt;
@@ -115,6 +153,13 @@ fn main() -> TractResult<()> {
     nodes.sort_by(|a, b| b.1 .0.partial_cmp(&a.1 .0).unwrap());
     for (_, (t, name)) in nodes.iter().take(40) {
         println!("{:>8.3} s {}", t / n, name);
+    }
+    // Heap in use above what was held before the runs (model, inputs): its peak, and where it is reached.
+    let above = |b: usize| b.saturating_sub(base) as f64 / MB;
+    println!("heap above the loaded model: peak {:.0} MB during a run", above(run_peak));
+    held_after.sort_by_key(|h| std::cmp::Reverse(h.1));
+    for (held, peak, name) in held_after.iter().take(15) {
+        println!("  peak {:>6.0} MB, {:>6.0} MB held after {name}", above(*peak), above(*held));
     }
     Ok(())
 }

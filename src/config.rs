@@ -1,7 +1,7 @@
 //! The model's numbers, read from the model bundle's header (written by tools/convert), and the user-facing
 //! options. Nothing here is a literal copy of the model: the bundle is the one source.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -121,28 +121,40 @@ impl ModelConfig {
     }
 }
 
-/// What the user chooses; the CLI flags and the JS options object map onto this struct.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the user chooses: the CLI's flags and the page's options object (camelCase keys, any left out take
+/// their default; `web` reads it with serde) are this struct.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct TranscribeOptions {
     /// Extend each note while the sustain pedal is held (the Onsets & Frames convention). Default: off, since
     /// this model transcribes the key release and writes the pedal separately.
     pub pedal_extend: bool,
     /// Write sustain (CC64) and soft (CC67) pedal events. Default: on.
     pub include_pedals: bool,
-    /// Seconds between segment starts; `None` keeps the model's own (8 s for Transkun V2, which is what the
-    /// reference does). Segments overlap by the segment length minus this, so a longer hop does less work
-    /// ([`FAST_SEGMENT_HOP_SECONDS`]: the faster mode the CLI and page offer) at some cost in accuracy.
+    /// Seconds between segment starts. Default: [`DEFAULT_SEGMENT_HOP_SECONDS`]; `None` keeps the model's own
+    /// (8 s for Transkun V2: what the Python reference does). Segments overlap by the segment length minus
+    /// this, so a longer hop does less work ([`FAST_SEGMENT_HOP_SECONDS`] is the "Faster" mode).
     pub segment_hop_seconds: Option<f64>,
 }
 
 impl Default for TranscribeOptions {
     fn default() -> Self {
-        TranscribeOptions { pedal_extend: false, include_pedals: true, segment_hop_seconds: None }
+        TranscribeOptions {
+            pedal_extend: false,
+            include_pedals: true,
+            segment_hop_seconds: Some(DEFAULT_SEGMENT_HOP_SECONDS),
+        }
     }
 }
 
-/// The segment hop of the faster mode. Measured on the six maps-dev pieces (see README, Speed).
-pub const FAST_SEGMENT_HOP_SECONDS: f64 = 12.0;
+/// The default segment hop: 4 s of overlap between 16 s segments instead of the reference's 8 s, about a third
+/// less work at the same accuracy. On 36 held-out MAPS pieces (60 s each), note / +offset / +velocity / frame
+/// F1: hop 8 s 0.8904 / 0.5544 / 0.4211 / 0.7530, hop 12 s 0.8903 / 0.5644 / 0.4290 / 0.7583 (README,
+/// Accuracy, has the maps-dev figures).
+pub const DEFAULT_SEGMENT_HOP_SECONDS: f64 = 12.0;
+
+/// The "Faster" mode's segment hop (2 s of overlap): on the same 36 pieces 0.8902 / 0.5576 / 0.4234 / 0.7547.
+pub const FAST_SEGMENT_HOP_SECONDS: f64 = 14.0;
 
 /// Segments whose network runs at the same time, at most (one per thread of the pool). Each holds its own
 /// activations and outputs (about 600 MB: the CLI's peak is 0.55 GB on one thread, 1.3 GB with two segments),

@@ -17,7 +17,7 @@ pub mod pipeline;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use config::{ModelConfig, TranscribeOptions, FAST_SEGMENT_HOP_SECONDS};
+pub use config::{ModelConfig, TranscribeOptions, DEFAULT_SEGMENT_HOP_SECONDS, FAST_SEGMENT_HOP_SECONDS};
 pub use error::{Error, Result};
 pub use notes::{Note, Pedal, PedalKind, Transcription};
-pub use pipeline::{Flow, Progress, StageSeconds, Transcriber};
+pub use pipeline::{Flow, Progress, Session, StageSeconds, Transcriber};

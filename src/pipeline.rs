@@ -92,67 +92,45 @@ impl Transcriber {
         Ok(segment_count(&self.effective_config(options)?, frames, rate))
     }
 
+    /// Starts a transcription of a stream of `channels` channels at `sample_rate` Hz, `total_frames` long if
+    /// known (for progress). Push its PCM with [`Session::push`] as it arrives, then [`Session::finish`].
+    pub fn start(
+        &self,
+        sample_rate: u32,
+        channels: usize,
+        total_frames: Option<u64>,
+        options: TranscribeOptions,
+    ) -> Result<Session> {
+        let cfg = self.effective_config(&options)?;
+        crate::audio::check_format(sample_rate, channels)?;
+        Ok(Session {
+            total: total_frames.map(|f| segment_count(&cfg, f, sample_rate)),
+            resampler: Resampler::new(sample_rate, cfg.sample_rate, channels),
+            // The padded signal from the current segment's start on.
+            buf: vec![vec![0.0; cfg.pad_samples()]; channels],
+            stitcher: Stitcher::new(&cfg),
+            cfg,
+            options,
+            channels,
+            received: 0,
+            pending: vec![],
+            done: 0,
+            times: StageSeconds::default(),
+        })
+    }
+
+    /// Transcribes a whole source: [`start`](Self::start), a [`Session::push`] per chunk, [`Session::finish`].
     pub fn transcribe(
         &self,
         source: &mut dyn PcmSource,
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<Transcription> {
-        let cfg = &self.effective_config(&options)?;
-        let channels = source.channels();
-        crate::audio::check_format(source.sample_rate(), channels)?;
-        let (seg, step, pad) = (cfg.segment_samples(), cfg.step_samples(), cfg.pad_samples());
-        let total = source.total_frames().map(|f| segment_count(cfg, f, source.sample_rate()));
-        let mut resampler = Resampler::new(source.sample_rate(), cfg.sample_rate, channels);
-        let mut run = SegmentRunner {
-            t: self,
-            cfg,
-            stitcher: Stitcher::new(cfg),
-            pending: vec![],
-            done: 0,
-            total,
-            times: StageSeconds::default(),
-        };
-        // The padded signal from the current segment's start on.
-        let mut buf: Vec<Vec<f32>> = vec![vec![0.0; pad]; channels];
-        let mut received = 0u64;
-        let append = |buf: &mut Vec<Vec<f32>>, chunk: Vec<Vec<f32>>| {
-            for (b, c) in buf.iter_mut().zip(chunk) {
-                b.extend_from_slice(&c);
-            }
-        };
+        let mut session = self.start(source.sample_rate(), source.channels(), source.total_frames(), options)?;
         while let Some(chunk) = source.next_chunk()? {
-            check_chunk(&chunk, channels, received)?;
-            received += chunk[0].len() as u64;
-            append(&mut buf, resampler.process(&chunk));
-            while buf[0].len() >= seg {
-                run.segment(&buf, seg, on_progress)?;
-                buf.iter_mut().for_each(|b| drop(b.drain(..step)));
-            }
+            session.push(self, &chunk, on_progress)?;
         }
-        if received == 0 {
-            return Err(Error::NoAudio { what: "the input".into() });
-        }
-        append(&mut buf, resampler.finish());
-        // The reference also runs the last segment, which holds nothing but end padding; silence decodes to no
-        // events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and saves
-        // one segment per recording (a 69 s piece: 11 -> 10).
-        let mut to_end = buf[0].len(); // samples before the end padding
-        buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
-        while to_end > 0 {
-            run.segment(&buf, seg, on_progress)?;
-            buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
-            to_end = to_end.saturating_sub(step);
-        }
-        run.flush(on_progress)?;
-        let mut t = to_transcription(&run.stitcher.finish());
-        if options.pedal_extend {
-            t.notes = extend_with_sustain(&t.notes, &t.pedals);
-        }
-        if !options.include_pedals {
-            t.pedals.clear();
-        }
-        Ok(t)
+        session.finish(self, on_progress)
     }
 }
 
@@ -162,9 +140,16 @@ fn segment_count(cfg: &ModelConfig, frames: u64, rate: u32) -> usize {
     (resampled + cfg.pad_samples()).div_ceil(cfg.step_samples())
 }
 
-struct SegmentRunner<'t> {
-    t: &'t Transcriber,
-    cfg: &'t ModelConfig,
+/// A transcription in progress: PCM goes in as it arrives (decoded piece by piece, from a file or the browser),
+/// and each segment runs as soon as its audio is in, so that only a few segments' audio is ever held. Every
+/// call takes the [`Transcriber`] that started it.
+pub struct Session {
+    cfg: ModelConfig,
+    options: TranscribeOptions,
+    channels: usize,
+    resampler: Resampler,
+    buf: Vec<Vec<f32>>,
+    received: u64,
     stitcher: Stitcher,
     /// Segments cut from the signal whose network has not run yet: up to the model's parallel batch.
     pending: Vec<Vec<Vec<f32>>>,
@@ -173,11 +158,67 @@ struct SegmentRunner<'t> {
     times: StageSeconds,
 }
 
-impl SegmentRunner<'_> {
-    /// Queues the segment at the start of `buf` (zero-padded to `seg` samples if shorter) and runs the queue
+impl Session {
+    /// Adds a chunk of PCM (one Vec per channel, at the session's rate) and runs the segments it completes.
+    pub fn push(
+        &mut self,
+        t: &Transcriber,
+        chunk: &[Vec<f32>],
+        on_progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<()> {
+        check_chunk(chunk, self.channels, self.received)?;
+        self.received += chunk.first().map_or(0, |c| c.len() as u64);
+        let resampled = self.resampler.process(chunk);
+        self.append(resampled);
+        let (seg, step) = (self.cfg.segment_samples(), self.cfg.step_samples());
+        while self.buf[0].len() >= seg {
+            self.segment(t, on_progress)?;
+            self.buf.iter_mut().for_each(|b| drop(b.drain(..step)));
+        }
+        Ok(())
+    }
+
+    /// Runs the rest of the recording and returns the transcription.
+    pub fn finish(mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<Transcription> {
+        if self.received == 0 {
+            return Err(Error::NoAudio { what: "the input".into() });
+        }
+        let tail = self.resampler.finish();
+        self.append(tail);
+        // The reference also runs the last segment, which holds nothing but end padding; silence decodes to no
+        // events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and saves
+        // one segment per recording (a 69 s piece: 11 -> 10).
+        let (step, pad) = (self.cfg.step_samples(), self.cfg.pad_samples());
+        let mut to_end = self.buf[0].len(); // samples before the end padding
+        self.buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
+        while to_end > 0 {
+            self.segment(t, on_progress)?;
+            self.buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
+            to_end = to_end.saturating_sub(step);
+        }
+        self.flush(t, on_progress)?;
+        let mut out = to_transcription(&self.stitcher.finish());
+        if self.options.pedal_extend {
+            out.notes = extend_with_sustain(&out.notes, &out.pedals);
+        }
+        if !self.options.include_pedals {
+            out.pedals.clear();
+        }
+        Ok(out)
+    }
+
+    fn append(&mut self, chunk: Vec<Vec<f32>>) {
+        for (b, c) in self.buf.iter_mut().zip(chunk) {
+            b.extend_from_slice(&c);
+        }
+    }
+
+    /// Queues the segment at the start of the buffer (zero-padded to a segment if shorter) and runs the queue
     /// once it holds as many segments as the network runs at once.
-    fn segment(&mut self, buf: &[Vec<f32>], seg: usize, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
-        let segment: Vec<Vec<f32>> = buf
+    fn segment(&mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+        let seg = self.cfg.segment_samples();
+        let segment: Vec<Vec<f32>> = self
+            .buf
             .iter()
             .map(|b| {
                 let mut s = b[..seg.min(b.len())].to_vec();
@@ -186,23 +227,23 @@ impl SegmentRunner<'_> {
             })
             .collect();
         self.pending.push(segment);
-        if self.pending.len() >= self.t.model.parallel_segments() {
-            self.flush(on_progress)?;
+        if self.pending.len() >= t.model.parallel_segments() {
+            self.flush(t, on_progress)?;
         }
         Ok(())
     }
 
     /// Runs the queued segments: their networks side by side, then decoding in order (each segment's forced
     /// starts come from the one before), reporting progress after each.
-    fn flush(&mut self, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+    fn flush(&mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let cfg = self.cfg;
+        let cfg = &self.cfg;
         let t0 = now();
-        let feats: Vec<_> = self.pending.drain(..).map(|s| self.t.front.process(&s)).collect();
+        let feats: Vec<_> = self.pending.drain(..).map(|s| t.front.process(&s)).collect();
         let t1 = now();
-        let outputs = self.t.model.run_segments(&feats);
+        let outputs = t.model.run_segments(&feats);
         drop(feats);
         let t2 = now();
         self.times.features += t1 - t0;
@@ -210,7 +251,7 @@ impl SegmentRunner<'_> {
         for out in outputs {
             let decode_start = now();
             let out = out?;
-            let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| self.t.model.attributes(b, e))?;
+            let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| t.model.attributes(b, e))?;
             drop(out); // before the progress report, which may measure memory
             let start = self.done * cfg.step_samples();
             let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();

@@ -230,12 +230,18 @@ fn pedal_options_shape_the_output() {
 fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
     let truth = stereo_truth();
-    let count = |o: &TranscribeOptions| engine().segments_for(pcm[0].len() as u64, rate, o).unwrap();
+    let count = |frames: u64, o: &TranscribeOptions| engine().segments_for(frames, rate, o).unwrap();
     let fast =
         TranscribeOptions { segment_hop_seconds: Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS), ..Default::default() };
-    assert!(count(&fast) < count(&TranscribeOptions::default()));
+    let reference = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
+    // A minute of audio: 9 segments at the reference's hop, 6 at the default, 5 in the faster mode.
+    let minute = 60 * rate as u64;
+    assert_eq!(
+        (count(minute, &reference), count(minute, &TranscribeOptions::default()), count(minute, &fast)),
+        (9, 6, 5)
+    );
     let (t, segments) = transcribe_counting(rate, pcm.clone(), fast).unwrap();
-    assert_eq!(segments, count(&fast));
+    assert_eq!(segments, count(pcm[0].len() as u64, &fast));
     assert_eq!(evaluate(&truth, &t.notes, &EvalOptions::default()).note.f1, 1.0, "{:?}", t.notes);
     for bad in [0.0, 1.0, 16.0, f64::NAN] {
         let o = TranscribeOptions { segment_hop_seconds: Some(bad), ..Default::default() };
@@ -245,7 +251,8 @@ fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
 }
 
 /// Segments run side by side on a two-thread pool (each on its own thread) give exactly what one thread
-/// running them one after another gives: 30 s of a real piece is five segments, two pairs and one alone.
+/// running them one after another gives: 30 s of a real piece at an 8 s hop is five segments, two pairs and one
+/// alone.
 #[test]
 fn parallel_segments_give_the_same_transcription() {
     let (rate, mut pcm) = common::load_pcm(&shared("data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac"));
@@ -253,8 +260,8 @@ fn parallel_segments_give_the_same_transcription() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            assert_eq!(engine().config().segment_hop_seconds, 8.0);
-            transcribe_counting(rate, pcm.clone(), TranscribeOptions::default()).unwrap()
+            let options = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
+            transcribe_counting(rate, pcm.clone(), options).unwrap()
         })
     };
     let (one, segments) = run(1);

@@ -24,14 +24,53 @@ fn table(dir: &str, stem: &str) -> Vec<pianoscribe::Note> {
     read_note_table(&std::fs::read_to_string(&p).unwrap(), &p.display().to_string()).unwrap()
 }
 
+/// The five figures of a row of the README's accuracy table: note F1, + offset, + offset + velocity, frame F1,
+/// frame accuracy. The README is the one place they are stated; this test measures them.
+fn readme_row(starts_with: &str) -> [f64; 5] {
+    let readme = std::fs::read_to_string(common::repo("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with(starts_with))
+        .unwrap_or_else(|| panic!("README.md has no accuracy row starting with {starts_with:?}"));
+    let v: Vec<f64> = line.split('|').filter_map(|c| c.trim().parse().ok()).collect();
+    v.try_into().unwrap_or_else(|v| panic!("README row {line:?}: expected 5 figures, found {v:?}"))
+}
+
+fn figures(m: &pianoscribe::metrics::Scores) -> [f64; 5] {
+    [m.note.f1, m.note_offset.f1, m.note_offset_velocity.f1, m.frame.f1, m.frame_accuracy]
+}
+
+fn assert_readme(row: &str, measured: [f64; 5]) {
+    let stated = readme_row(row);
+    for (s, m) in stated.iter().zip(measured) {
+        assert!(
+            (s - m).abs() < 5e-5,
+            "README row {row:?} states {stated:?}, measured {:?}: update the README",
+            measured.map(|x| (x * 1e4).round() / 1e4)
+        );
+    }
+}
+
+/// Transcribes every maps-dev piece with these options: (piece, notes).
+fn transcribe_all(options: TranscribeOptions) -> Vec<(&'static str, Vec<pianoscribe::Note>)> {
+    PIECES
+        .iter()
+        .map(|stem| {
+            let mut src = AudioFile::open(&shared(&format!("data/maps-dev/{stem}.flac"))).unwrap();
+            (*stem, engine().transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes)
+        })
+        .collect()
+}
+
+/// At the reference's own segment hop (8 s), our notes are the reference's (note-onset F1 >= 0.995 on every
+/// piece, velocities within 2 of its for 95 %), and the accuracy figures are the README's.
 #[test]
 fn maps_dev_matches_the_reference() {
     let opts = EvalOptions::default();
     let (mut vs_ref, mut vs_truth, mut ref_vs_truth) = (vec![], vec![], vec![]);
     println!("{:<32} {:>6} {:>9} {:>9} {:>9} {:>9}", "piece", "notes", "F1 vs ref", "vel <=2", "F1 truth", "ref truth");
-    for stem in PIECES {
-        let mut src = AudioFile::open(&shared(&format!("data/maps-dev/{stem}.flac"))).unwrap();
-        let ours = engine().transcribe(&mut src, TranscribeOptions::default(), &mut |_| Flow::Continue).unwrap().notes;
+    let at_reference_hop = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
+    for (stem, ours) in transcribe_all(at_reference_hop) {
         let reference = table("maps-dev-transkun", stem);
         let truth = table("maps-dev", stem);
         let parity = evaluate(&reference, &ours, &opts);
@@ -57,9 +96,21 @@ fn maps_dev_matches_the_reference() {
         ref_vs_truth.push(ref_acc);
     }
     let (a, b) = (mean(&vs_truth), mean(&ref_vs_truth));
-    println!(
-        "mean vs ground truth: ours note {:.4} +off {:.4} +vel {:.4} frame {:.4}; reference note {:.4} +off {:.4} +vel {:.4} frame {:.4}",
-        a.note.f1, a.note_offset.f1, a.note_offset_velocity.f1, a.frame.f1, b.note.f1, b.note_offset.f1, b.note_offset_velocity.f1, b.frame.f1
-    );
+    println!("mean vs ground truth: ours {:?}; reference {:?}", figures(&a), figures(&b));
     println!("mean parity F1 {:.4}", mean(&vs_ref).note.f1);
+    assert_readme("| pianoscribe CLI `--segment-hop 8`", figures(&a));
+    assert_readme("| transkun 2.0.1 in Python", figures(&b));
+}
+
+/// At the default segment hop, the accuracy figures are the README's.
+#[test]
+fn maps_dev_accuracy_at_the_default_hop_is_the_readmes() {
+    let opts = EvalOptions::default();
+    let scores: Vec<_> = transcribe_all(TranscribeOptions::default())
+        .into_iter()
+        .map(|(stem, ours)| evaluate(&table("maps-dev", stem), &ours, &opts))
+        .collect();
+    let m = mean(&scores);
+    println!("default hop, mean vs ground truth: {:?}", figures(&m));
+    assert_readme("| pianoscribe CLI (default", figures(&m));
 }

@@ -5,7 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function};
-use pianoscribe::web::Engine;
+use pianoscribe::web::{Engine, Stream as Transcriber};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -29,20 +29,41 @@ fn errors_come_back_as_messages() {
     assert!(message(e).contains("not a pianoscribe model"));
 
     let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
-    let e = engine.transcribe(channels(&[vec![0.0; 100]]), 4_000, false, true, false, None).err().unwrap();
+    let start = |rate: u32, channels: usize, options: JsValue| Transcriber::new(&engine, rate, channels, None, options);
+    let e = start(4_000, 1, JsValue::UNDEFINED).err().unwrap();
     assert!(message(e).contains("sample rate 4000 Hz is not supported"));
-    let e =
-        engine.transcribe(channels(&[vec![0.0; 100], vec![0.0; 99]]), 44_100, false, true, false, None).err().unwrap();
+    let e = start(44_100, 0, JsValue::UNDEFINED).err().unwrap();
+    assert!(message(e).contains("0 audio channels"));
+    let typo = js_sys::JSON::parse(r#"{"pedalExtnd": true}"#).unwrap();
+    let e = start(44_100, 1, typo).err().unwrap();
+    assert!(message(e).contains("invalid options") && message(e).contains("pedalExtnd"));
+    let bad_hop = js_sys::JSON::parse(r#"{"segmentHopSeconds": 40}"#).unwrap();
+    assert!(message(start(44_100, 1, bad_hop).err().unwrap()).contains("segment hop 40 s"));
+
+    let mut t = start(44_100, 2, JsValue::UNDEFINED).unwrap();
+    let e = t.push(channels(&[vec![0.0; 100], vec![0.0; 99]]), None).err().unwrap();
     assert!(message(e).contains("channel 1 has 99 samples"));
     let not_floats: Array = [JsValue::from_str("x")].into_iter().collect();
-    let e = engine.transcribe(not_floats, 44_100, false, true, false, None).err().unwrap();
-    assert!(message(e).contains("Array of Float32Array"));
-    let e = engine.transcribe(Array::new(), 44_100, false, true, false, None).err().unwrap();
-    assert!(message(e).contains("0 audio channels"));
+    assert!(message(t.push(not_floats, None).err().unwrap()).contains("Array of Float32Array"));
+    // Nothing pushed: no audio.
+    assert!(message(t.finish(None).err().unwrap()).contains("no audio samples"));
+    assert!(message(t.finish(None).err().unwrap()).contains("finished"));
 
     // Returning false from the progress callback cancels after the first segment.
     let (rate, pcm) = parse_wav(WAV);
     let stop = Function::new_with_args("fraction, seconds, notes", "return false;");
-    let e = engine.transcribe(channels(&pcm), rate, false, true, false, Some(stop)).err().unwrap();
+    let mut t = Transcriber::new(&engine, rate, pcm.len(), None, JsValue::UNDEFINED).unwrap();
+    t.push(channels(&pcm), Some(stop.clone())).map_err(JsValue::from).unwrap();
+    let e = t.finish(Some(stop)).err().unwrap();
     assert_eq!(message(e), "transcription cancelled");
+}
+
+#[wasm_bindgen_test]
+fn options_come_from_the_engine() {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap();
+    let defaults = Engine::default_options();
+    assert_eq!(get(&defaults, "segmentHopSeconds").as_f64(), Some(pianoscribe::DEFAULT_SEGMENT_HOP_SECONDS));
+    assert_eq!(get(&defaults, "includePedals").as_bool(), Some(true));
+    let faster = Engine::faster_options();
+    assert_eq!(get(&faster, "segmentHopSeconds").as_f64(), Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS));
 }

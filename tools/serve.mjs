@@ -22,7 +22,7 @@ const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.wasm': 'application/wasm',
   '.pscb': 'application/octet-stream', '.mid': 'audio/midi', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.txt': 'text/plain; charset=utf-8', '.ts': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8', '.ts': 'text/plain; charset=utf-8', '.mp3': 'audio/mpeg',
 };
 
 const server = http.createServer((req, res) => {

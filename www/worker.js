@@ -1,57 +1,127 @@
-// The engine's worker: owns the wasm module and its thread pool; the page only does UI.
+// The engine's worker: owns the wasm module, its thread pool and the model; reads the chosen file in pieces,
+// decodes them (WebCodecs for compressed audio, the engine itself for WAV and FLAC) and feeds the engine as it
+// goes, so that neither the file nor its decoded audio is ever held whole. The page only does UI.
 import { engineBuild } from './engine.js';
 import { cachedFetch } from './store.js';
+import { decodePieces } from './decode.js';
 
 let engine = null;
 let wasm = null; // the chosen build's JS module
+let pcmWaiter = null; // resolves with the page's decoded audio when the file needs the fallback
 
-function fail(stage, err) {
-  postMessage({ type: 'error', stage, message: String((err && err.message) || err) });
+function post(message, transfer = []) {
+  postMessage(message, transfer);
 }
 
-self.onmessage = async (event) => {
-  const m = event.data;
-  if (m.type === 'init') {
-    const build = engineBuild(m.search);
+// Wasm traps (RuntimeError: an abort, e.g. after a failed allocation) leave the engine unusable: the page
+// starts a new worker. Running out of memory gets its own message: the trap itself does not say why, so a
+// trap after which the engine's memory cannot grow by 512 MB more is taken for it.
+function describe(err) {
+  const message = String((err && err.message) || err);
+  const trap = err instanceof WebAssembly.RuntimeError;
+  let outOfMemory = err instanceof RangeError || /allocation failed|out of memory/i.test(message);
+  if (trap && !outOfMemory && self.pianoscribeMemory) {
     try {
-      wasm = await import(new URL(`${build.dir}pianoscribe.js`, import.meta.url).href);
-      // Kept in the Cache API for offline use (the service worker precaches no .wasm: only one build is needed).
-      const path = `${build.dir.slice(2)}pianoscribe_bg.wasm`;
-      const url = new URL(path, import.meta.url).href;
-      await wasm.default({ module_or_path: cachedFetch(url, (m.hashes || {})[path]) });
-    } catch (err) {
-      return fail('wasm', err);
+      self.pianoscribeMemory.grow(8192);
+    } catch (_) {
+      outOfMemory = true;
     }
-    // Threads need SharedArrayBuffer, which only cross-origin isolated pages have. If the pool cannot start,
-    // the engine still runs on this one thread.
-    if (m.threads > 1 && self.crossOriginIsolated) {
-      try {
-        await wasm.initThreadPool(m.threads);
-      } catch (err) {
-        console.warn('thread pool unavailable, running on one thread:', err);
+  }
+  return { message, fatal: trap || outOfMemory, outOfMemory };
+}
+
+async function init(m) {
+  const build = engineBuild(m.search);
+  try {
+    wasm = await import(new URL(`${build.dir}pianoscribe.js`, import.meta.url).href);
+    // Kept in the Cache API for offline use (the service worker precaches no .wasm: only one build is needed).
+    const path = `${build.dir.slice(2)}pianoscribe_bg.wasm`;
+    const url = new URL(path, import.meta.url).href;
+    const exports = await wasm.default({ module_or_path: cachedFetch(url, (m.hashes || {})[path]) });
+    // For the page tests: the engine's memory, which they fill to force an allocation failure.
+    self.pianoscribeMemory = exports.memory;
+  } catch (err) {
+    return post({ type: 'error', stage: 'wasm', message: describe(err).message });
+  }
+  // Threads need SharedArrayBuffer, which only cross-origin isolated pages have. If the pool cannot start,
+  // the engine still runs on this one thread.
+  if (m.threads > 1 && self.crossOriginIsolated) {
+    try {
+      await wasm.initThreadPool(m.threads);
+    } catch (err) {
+      console.warn('thread pool unavailable, running on one thread:', err);
+    }
+  }
+  try {
+    engine = new wasm.Engine(new Uint8Array(m.model));
+  } catch (err) {
+    return post({ type: 'error', stage: 'model', message: describe(err).message });
+  }
+  post({
+    type: 'ready', threads: wasm.threadCount(), simd: build.simd,
+    defaults: wasm.Engine.defaultOptions(), faster: wasm.Engine.fasterOptions(),
+  });
+}
+
+// The page decoded the file itself (formats the engine cannot demux, browsers without WebCodecs): its audio
+// arrives whole, once.
+function pcmFromPage(id, reason, sampleRate) {
+  return new Promise((resolve, reject) => {
+    pcmWaiter = { id, resolve, reject };
+    post({ type: 'need-pcm', id, reason, sampleRate });
+  });
+}
+
+async function transcribe(m) {
+  const cancel = m.cancel ? new Int32Array(m.cancel) : null;
+  const cancelled = () => cancel && Atomics.load(cancel, 0) === 1;
+  const started = performance.now();
+  let stream = null;
+  let duration = null;
+  const progress = (fraction, seconds, notes) => {
+    post({ type: 'progress', id: m.id, fraction, seconds, notes }, [notes.buffer]);
+    return !cancelled();
+  };
+  const source = decodePieces(wasm, m.file, { whole: m.decodeWhole, pcmFromPage: (reason, rate) => pcmFromPage(m.id, reason, rate) });
+  try {
+    for await (const piece of source) {
+      if (piece.info) {
+        duration = piece.info.totalFrames ? piece.info.totalFrames / piece.info.sampleRate : null;
+        post({ type: 'started', id: m.id, how: piece.info.how, sampleRate: piece.info.sampleRate, duration });
+        continue;
       }
+      if (!stream) {
+        stream = new wasm.Transcriber(engine, piece.sampleRate, piece.channels.length,
+          duration === null ? undefined : Math.round(duration * piece.sampleRate), m.options);
+      }
+      stream.push(piece.channels, progress);
+      if (cancelled()) throw new Error('transcription cancelled');
     }
-    try {
-      engine = new wasm.Engine(new Uint8Array(m.model));
-    } catch (err) {
-      return fail('model', err);
-    }
-    postMessage({ type: 'ready', threads: wasm.threadCount(), simd: build.simd });
-  } else if (m.type === 'transcribe') {
-    const cancel = m.cancel ? new Int32Array(m.cancel) : null;
-    const started = performance.now();
-    try {
-      const t = engine.transcribe(m.channels, m.sampleRate, m.pedalExtend, m.includePedals, m.fast, (fraction, seconds, notes) => {
-        postMessage({ type: 'progress', fraction, seconds, notes }, [notes.buffer]);
-        return !(cancel && Atomics.load(cancel, 0) === 1);
-      });
-      const midi = t.midi();
-      const notes = t.notes();
-      const pedals = t.pedals();
-      t.free();
-      postMessage({ type: 'done', midi, notes, pedals, ms: performance.now() - started }, [midi.buffer, notes.buffer, pedals.buffer]);
-    } catch (err) {
-      fail('transcribe', err);
-    }
+    if (!stream) throw new Error(`${m.file.name}: the file contains no audio samples`);
+    const t = stream.finish(progress);
+    const midi = t.midi();
+    const notes = t.notes();
+    const pedals = t.pedals();
+    t.free();
+    post({ type: 'done', id: m.id, midi, notes, pedals, warnings: source.warnings(), ms: performance.now() - started },
+      [midi.buffer, notes.buffer, pedals.buffer]);
+  } catch (err) {
+    const d = describe(err);
+    post({ type: 'error', id: m.id, message: d.message, fatal: d.fatal, outOfMemory: d.outOfMemory });
+  } finally {
+    if (stream) stream.free();
+    source.free();
+  }
+}
+
+self.onmessage = (event) => {
+  const m = event.data;
+  if (m.type === 'init') init(m);
+  else if (m.type === 'transcribe') transcribe(m);
+  else if (m.type === 'pcm' && pcmWaiter && pcmWaiter.id === m.id) {
+    const w = pcmWaiter;
+    pcmWaiter = null;
+    if (m.error) w.reject(new Error(m.error));
+    else w.resolve({ channels: m.channels, sampleRate: m.sampleRate });
   }
 };

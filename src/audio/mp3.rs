@@ -22,6 +22,9 @@ use symphonia::core::units::TimeBase;
 /// Samples of delay in every standard Layer III decoder (the synthesis filterbank): 528 + 1.
 pub const DECODER_DELAY: u32 = 529;
 
+/// Frames after the first that must follow it, each where the one before ends, for a stream to be taken for MP3.
+const CHAINED_FRAMES_AT_START: usize = 3;
+
 /// The largest Layer III frame: 320 kbps at 32 kHz with padding (1441 bytes), with room to spare.
 const MAX_FRAME_BYTES: usize = 2048;
 
@@ -222,7 +225,7 @@ impl Mp3Reader {
 
 impl FormatReader for Mp3Reader {
     fn try_new(mut reader: MediaSourceStream, options: &FormatOptions) -> SymResult<Self> {
-        reader.ensure_seekback_buffer(2 * MAX_FRAME_BYTES);
+        reader.ensure_seekback_buffer((CHAINED_FRAMES_AT_START + 2) * MAX_FRAME_BYTES);
         let pos = reader.pos();
         let word = u32::from_be_bytes(reader.read_quad_bytes()?);
         let Some(first) = FrameHeader::parse(word) else {
@@ -241,6 +244,21 @@ impl FormatReader for Mp3Reader {
         };
         this.reader.seek_buffered(pos);
         let (_, _, frame) = this.next_frame()?;
+        // Bytes that merely look like a frame header (in another format's data, or in a file that is not audio)
+        // are not followed by more frames of the same stream: the first frames must chain.
+        for _ in 0..CHAINED_FRAMES_AT_START {
+            match this.read_word() {
+                Ok(w) if FrameHeader::parse(w).is_some_and(|h| h.same_stream(&first)) => {
+                    let h = FrameHeader::parse(w).unwrap();
+                    if this.reader.ignore_bytes(h.frame_bytes as u64 - 4).is_err() {
+                        break; // a short file: its frames chained up to its end
+                    }
+                }
+                Ok(_) => return unsupported_error("mp3: no MPEG audio frames follow the first"),
+                Err(_) => break,
+            }
+        }
+        this.reader.seek_buffered(pos + first.frame_bytes as u64);
         let tag = InfoTag::parse(&frame, &first);
         match tag {
             // The tag's frame is silent and not part of the recording.

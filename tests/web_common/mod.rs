@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use js_sys::{Array, Float32Array};
-use pianoscribe::web::Engine;
+use pianoscribe::web::{Engine, Stream as Transcriber};
 use wasm_bindgen::prelude::*;
 
 pub static MODEL: &[u8] = include_bytes!("../../models/transkun-v2.pscb");
@@ -47,8 +47,15 @@ pub fn cli_notes() -> Vec<[f64; 4]> {
         .collect()
 }
 
+/// Transcribes PCM pushed in three uneven pieces (as the page pushes what it decodes), default options.
 pub fn notes(engine: &Engine, pcm: &[Vec<f32>], rate: u32) -> Vec<[f64; 4]> {
-    let t = engine.transcribe(channels(pcm), rate, false, true, false, None).map_err(JsValue::from).unwrap();
+    let n = pcm[0].len();
+    let mut stream = Transcriber::new(engine, rate, pcm.len(), Some(n as f64), JsValue::UNDEFINED).unwrap();
+    for (a, b) in [(0, n / 3), (n / 3, n / 3 + 7), (n / 3 + 7, n)] {
+        let piece: Vec<Vec<f32>> = pcm.iter().map(|c| c[a..b].to_vec()).collect();
+        stream.push(channels(&piece), None).map_err(JsValue::from).unwrap();
+    }
+    let t = stream.finish(None).map_err(JsValue::from).unwrap();
     assert!(t.midi().starts_with(b"MThd"));
     t.notes().to_vec().chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
 }

@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.*" "torchaudio==2.11.*" "onnx==1.23.*" "onnxruntime" "scipy"
+"$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" "onnx==1.23.*" "onnxruntime" "scipy"
 shared="${SHARED:-$root/../shared}"
 "$venv/bin/python" "$here/convert.py" --out "$root/models/transkun-v2.pscb" \
   --fixtures "$root/tests/fixtures" --fixture-audio "$shared/data/stereo-44k/madmom_stereo_sample.wav" "$@"

@@ -1,0 +1,93 @@
+// No stuck states: each way a run can fail ends in a message that says what happened and what to try, the
+// controls usable again, and the next file transcribed without a reload.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { root, shared, tmp, serve, launch, stopServers, openPage, transcribeIn } from './helpers.mjs';
+
+const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
+const dir = path.join(root, 'target/formats');
+
+let browser;
+before(async () => {
+  execFileSync('bash', [path.join(root, 'tests/formats/encode.sh'), dir], { stdio: 'ignore' });
+  browser = await launch();
+});
+after(async () => {
+  if (browser) await browser.close();
+  stopServers();
+});
+
+// The page is usable again: controls enabled, nothing busy, and a real file transcribes.
+async function usable(page) {
+  assert.equal(await page.isEnabled('#file'), true);
+  assert.equal(await page.isHidden('#cancel'), true);
+  const r = await transcribeIn(page, audio);
+  assert.match(r.message, /8 notes found/, 'the next file should transcribe');
+}
+
+function engineWorker(page) {
+  const w = page.workers().find((x) => x.url().endsWith('/worker.js'));
+  assert.ok(w, 'the engine worker is running');
+  return w;
+}
+
+test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
+  const { context, page } = await openPage(browser, await serve());
+  // A 12 s MP3: the worker waits for the browser's decoder between pieces, where the error is thrown.
+  await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));
+  await page.waitForSelector('body[data-decoding]', { timeout: 120_000 });
+  await engineWorker(page).evaluate(() => setTimeout(() => { throw new Error('forced by the test'); }, 0));
+  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 300_000 });
+  const message = await page.textContent('#message');
+  assert.match(message, /engine stopped unexpectedly \(.*forced by the test\)/);
+  assert.match(message, /Faster mode, a shorter file, or closing other tabs/);
+  await usable(page);
+  await context.close();
+});
+
+test('the engine runs out of memory', { timeout: 900_000 }, async () => {
+  const { context, page } = await openPage(browser, await serve());
+  // Fill the engine's memory up to its 4 GB maximum, but for 16 MB: the next segment cannot be allocated.
+  const left = await engineWorker(page).evaluate(() => {
+    const m = self.pianoscribeMemory;
+    m.grow(65536 - m.buffer.byteLength / 65536 - 256);
+    return 65536 - m.buffer.byteLength / 65536;
+  });
+  assert.equal(left, 256);
+  const r = await transcribeIn(page, path.join(dir, 'wav-s16.wav'));
+  assert.equal(r.midi, undefined);
+  assert.match(r.message, /ran out of memory/);
+  assert.match(r.message, /Faster mode, a shorter file, or closing other tabs/);
+  await usable(page);
+  await context.close();
+});
+
+test('a file the browser cannot decode', { timeout: 900_000 }, async () => {
+  const { context, page, errors } = await openPage(browser, await serve());
+  const bogus = path.join(tmp, 'not-audio.mp3');
+  fs.writeFileSync(bogus, 'this is a text file, not a recording\n'.repeat(200));
+  const r = await transcribeIn(page, bogus);
+  assert.equal(r.midi, undefined);
+  assert.match(r.message, /“not-audio\.mp3” could not be decoded by this browser/);
+  await usable(page);
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('a model that fails to download, then comes back', { timeout: 900_000 }, async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  let failing = true;
+  await context.route('**/model/*.pscb*', (route) => (failing ? route.fulfill({ status: 503, body: 'busy' }) : route.continue()));
+  const page = await context.newPage();
+  await page.goto(await serve());
+  await page.waitForFunction(() => document.getElementById('message').classList.contains('error'), null, { timeout: 120_000 });
+  const message = await page.textContent('#message');
+  assert.match(message, /model could not be downloaded \(HTTP 503\)/);
+  assert.match(message, /Choose a file to try again/);
+  failing = false;
+  await usable(page);
+  await context.close();
+});

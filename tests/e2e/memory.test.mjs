@@ -1,0 +1,30 @@
+// The page's memory does not grow with the recording: a 1-minute and a 5-minute MP3 through the page (Faster
+// mode, to keep CI short), the browser's peak resident memory (all its processes) read every half second.
+// Before the page read files in pieces it held the whole recording several times, about 60 MB per minute of
+// audio: 240 MB between these two.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, launch, stopServers, openPage, loopedMp3, measuredRun, browserMemoryMb } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => {
+  if (browser) await browser.close();
+  stopServers();
+});
+
+test('memory: a 5-minute file peaks within 100 MB of a 1-minute one', { timeout: 1_800_000 }, async () => {
+  const files = [loopedMp3(1), loopedMp3(5)];
+  const { context, page, errors } = await openPage(browser, await serve());
+  const idle = browserMemoryMb(browser);
+  const runs = [];
+  for (const f of files) {
+    const r = await measuredRun(browser, page, f, { fast: true });
+    assert.ok(r.midi, r.message);
+    runs.push(r.peakMb);
+  }
+  console.log(`browser memory: idle ${idle.toFixed(0)} MB, peak with 1 min ${runs[0].toFixed(0)} MB, with 5 min ${runs[1].toFixed(0)} MB`);
+  assert.ok(runs[1] - runs[0] < 100, `the 5-minute file peaked ${(runs[1] - runs[0]).toFixed(0)} MB above the 1-minute one`);
+  await context.close();
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,130 @@
+// The page's side of the engine worker: starts it (and starts a new one after it fails: an error it could not
+// recover from, an uncaught error, a message it could not read), runs one transcription at a time with
+// progress and cancellation, and decodes a file whole for the worker when it cannot read it in pieces.
+// Every failure ends the run with a UserError whose message says what happened and what to try.
+
+export class UserError extends Error {}
+
+const TRY = 'Try the Faster mode, a shorter file, or closing other tabs, then choose the file again.';
+
+// The browser decodes the whole file (the fallback): at the file's own rate when known, so that the
+// browser does not resample it (the engine does, as the CLI does).
+async function decodeWhole(file, sampleRate) {
+  const bytes = await file.arrayBuffer();
+  const ctx = new OfflineAudioContext(1, 1, sampleRate || 44100);
+  let audio;
+  try {
+    audio = await ctx.decodeAudioData(bytes);
+  } catch (err) {
+    throw new UserError(`“${file.name}” could not be decoded by this browser (${err.message || err}). `
+      + 'Try MP3, WAV, FLAC, OGG or M4A.');
+  }
+  if (audio.length === 0) throw new UserError(`“${file.name}” contains no audio samples.`);
+  const channels = [];
+  for (let c = 0; c < audio.numberOfChannels; c++) channels.push(audio.getChannelData(c).slice());
+  return { channels, sampleRate: audio.sampleRate };
+}
+
+export class EngineClient {
+  // model: the bundle's bytes (kept to start a new worker); threads: pool size; search: the page's query.
+  constructor({ model, threads, search, hashes }) {
+    Object.assign(this, { model, threads, search, hashes });
+    this.worker = null;
+    this.ready = null;
+    this.info = null; // { threads, simd, defaults, faster }
+    this.run = null; // the transcription in progress
+    this.nextId = 1;
+  }
+
+  // Starts a worker; resolves with the engine's info once the model is loaded.
+  start() {
+    if (this.worker) this.worker.terminate();
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker = worker;
+    this.ready = new Promise((resolve, reject) => {
+      worker.onmessage = (e) => this.onMessage(e.data, resolve, reject);
+      worker.onerror = (e) => {
+        e.preventDefault();
+        this.died(`The engine stopped unexpectedly (${e.message || 'an error in its worker'}).`, reject);
+      };
+      worker.onmessageerror = () => this.died('The engine sent a message the page could not read.', reject);
+    });
+    worker.postMessage({ type: 'init', model: this.model.slice(0), threads: this.threads, search: this.search, hashes: this.hashes });
+    return this.ready;
+  }
+
+  // The worker cannot be trusted any more: end the run with a message and start a new worker (or, if it never
+  // became ready, fail the start).
+  died(message, rejectStart) {
+    const run = this.run;
+    this.run = null;
+    if (run) run.reject(new UserError(`${message} ${TRY}`));
+    if (run || this.worker.readyOnce) this.start().catch(() => {});
+    else rejectStart(new Error(message));
+  }
+
+  onMessage(m, resolveStart, rejectStart) {
+    if (m.type === 'ready') {
+      this.info = m;
+      this.worker.readyOnce = true;
+      resolveStart(m);
+      return;
+    }
+    if (m.type === 'error' && m.stage) {
+      rejectStart(new Error(m.stage === 'model' ? `The model failed to load: ${m.message}` : `The engine failed to start: ${m.message}`));
+      return;
+    }
+    const run = this.run;
+    if (!run || m.id !== run.id) return;
+    if (m.type === 'started') run.onStarted(m);
+    else if (m.type === 'progress') run.onProgress(m);
+    else if (m.type === 'need-pcm') {
+      decodeWhole(run.file, m.sampleRate).then(
+        ({ channels, sampleRate }) => this.worker.postMessage({ type: 'pcm', id: run.id, channels, sampleRate }, channels.map((c) => c.buffer)),
+        (err) => {
+          this.worker.postMessage({ type: 'pcm', id: run.id, error: err.message });
+          run.reject(err instanceof UserError ? err : new UserError(String(err.message || err)));
+          this.run = null;
+        });
+    } else if (m.type === 'done') {
+      this.run = null;
+      run.resolve(m);
+    } else if (m.type === 'error') {
+      this.run = null;
+      if (m.message === 'transcription cancelled') run.reject(new UserError('Cancelled.'));
+      else if (m.outOfMemory) run.reject(new UserError(`The browser ran out of memory for this recording (${m.message}). ${TRY}`));
+      else if (m.fatal) run.reject(new UserError(`The engine failed on this recording (${m.message}). ${TRY}`));
+      else run.reject(new UserError(m.message.includes('not a supported audio file') || m.message.includes('corrupt')
+        ? `“${run.file.name}” could not be transcribed: ${m.message}.` : `Transcription failed: ${m.message}`));
+      // After a wasm trap the engine's memory is in an unknown state: a new worker for the next file.
+      if (m.fatal) this.start().catch(() => {});
+    }
+  }
+
+  // Transcribes a File. Handlers: onStarted({ how, sampleRate, duration }), onProgress({ fraction, seconds,
+  // notes }). Resolves with { midi, notes, pedals, warnings, ms }; rejects with a UserError.
+  async transcribe(file, options, { onStarted = () => {}, onProgress = () => {}, decodeWhole: whole = false } = {}) {
+    await this.ready;
+    const shared = typeof SharedArrayBuffer !== 'undefined' && self.crossOriginIsolated ? new SharedArrayBuffer(4) : null;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.run = { id, file, resolve, reject, onStarted, onProgress, cancel: shared ? new Int32Array(shared) : null };
+      this.worker.postMessage({ type: 'transcribe', id, file, options, cancel: shared, decodeWhole: whole });
+    });
+  }
+
+  // Stops the run: at once without shared memory (a new worker), else once the segments in progress are done.
+  // Returns true when the stop is immediate.
+  cancel() {
+    const run = this.run;
+    if (!run) return true;
+    if (run.cancel) {
+      Atomics.store(run.cancel, 0, 1);
+      return false;
+    }
+    this.run = null;
+    run.reject(new UserError('Cancelled.'));
+    this.start().catch(() => {});
+    return true;
+  }
+}
