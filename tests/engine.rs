@@ -83,7 +83,8 @@ fn stereo_44k_recording_gives_its_eight_notes() {
 fn silence_gives_a_valid_midi_without_notes() {
     // Two all-zero segments, decoded from forced starts 344 and 0: the Viterbi path from 0 visits every frame,
     // so nothing is decoded from any start. This is why the pipeline may skip a segment of pure end padding.
-    let (t, segments) = transcribe_counting(22_050, vec![vec![0.0; 22_050 * 3]], TranscribeOptions::default()).unwrap();
+    let at_8s = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
+    let (t, segments) = transcribe_counting(22_050, vec![vec![0.0; 22_050 * 3]], at_8s).unwrap();
     assert_eq!(segments, 2);
     assert!(t.notes.is_empty() && t.pedals.is_empty(), "{:?} {:?}", t.notes, t.pedals);
     let bytes = midi::write(&t);
@@ -179,24 +180,23 @@ fn progress_rises_to_one_and_cancel_stops() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
     let mut fractions = vec![];
     let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
+    // At the reference's 8 s hop the 4 s clip takes two segments (one at the default hop).
+    let at_8s = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
     let t = engine()
-        .transcribe(&mut src, TranscribeOptions::default(), &mut |p| {
+        .transcribe(&mut src, at_8s, &mut |p| {
             fractions.push(p.fraction.unwrap());
             Flow::Continue
         })
         .unwrap();
     assert!(fractions.len() >= 2);
-    assert_eq!(
-        fractions.len(),
-        engine().segments_for(pcm[0].len() as u64, rate, &TranscribeOptions::default()).unwrap()
-    );
+    assert_eq!(fractions.len(), engine().segments_for(pcm[0].len() as u64, rate, &at_8s).unwrap());
     assert!(fractions.windows(2).all(|w| w[0] < w[1]) && *fractions.last().unwrap() == 1.0, "{fractions:?}");
     assert_eq!(t.notes.len(), 8);
 
     let mut src = PcmBuffer::new(rate, pcm).unwrap();
     let mut calls = 0;
     let e = engine()
-        .transcribe(&mut src, TranscribeOptions::default(), &mut |_| {
+        .transcribe(&mut src, at_8s, &mut |_| {
             calls += 1;
             Flow::Cancel
         })

@@ -1,24 +1,15 @@
 // No stuck states: each way a run can fail ends in a message that says what happened and what to try, the
 // controls usable again, and the next file transcribed without a reload.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { root, shared, tmp, serve, launch, stopServers, openPage, transcribeIn } from './helpers.mjs';
+import { shared, tmp, formatsDir, encodeFormats, withBrowser, serve, openPage, transcribeIn } from './helpers.mjs';
 
 const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
-const dir = path.join(root, 'target/formats');
+const dir = formatsDir;
 
-let browser;
-before(async () => {
-  execFileSync('bash', [path.join(root, 'tests/formats/encode.sh'), dir], { stdio: 'ignore' });
-  browser = await launch();
-});
-after(async () => {
-  if (browser) await browser.close();
-  stopServers();
-});
+const session = withBrowser(encodeFormats);
 
 // The page is usable again: controls enabled, nothing busy, and a real file transcribes.
 async function usable(page) {
@@ -35,7 +26,7 @@ function engineWorker(page) {
 }
 
 test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
-  const { context, page } = await openPage(browser, await serve());
+  const { context, page } = await openPage(session.browser, await serve());
   // A 12 s MP3: the worker waits for the browser's decoder between pieces, where the error is thrown.
   await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));
   await page.waitForSelector('body[data-decoding]', { timeout: 120_000 });
@@ -49,7 +40,7 @@ test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
 });
 
 test('the engine runs out of memory', { timeout: 900_000 }, async () => {
-  const { context, page } = await openPage(browser, await serve());
+  const { context, page } = await openPage(session.browser, await serve());
   // Fill the engine's memory up to its 4 GB maximum, but for 16 MB: the next segment cannot be allocated.
   const left = await engineWorker(page).evaluate(() => {
     const m = self.pianoscribeMemory;
@@ -66,7 +57,7 @@ test('the engine runs out of memory', { timeout: 900_000 }, async () => {
 });
 
 test('a file the browser cannot decode', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   const bogus = path.join(tmp, 'not-audio.mp3');
   fs.writeFileSync(bogus, 'this is a text file, not a recording\n'.repeat(200));
   const r = await transcribeIn(page, bogus);
@@ -78,7 +69,7 @@ test('a file the browser cannot decode', { timeout: 900_000 }, async () => {
 });
 
 test('a model that fails to download, then comes back', { timeout: 900_000 }, async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const context = await session.browser.newContext({ serviceWorkers: 'block' });
   let failing = true;
   await context.route('**/model/*.pscb*', (route) => (failing ? route.fulfill({ status: 503, body: 'busy' }) : route.continue()));
   const page = await context.newPage();

@@ -1,15 +1,14 @@
 // The format x timing matrix of tests/formats.rs through the page: every file gives the CLI's notes at the
 // CLI's times (same demuxer, same trims; the browser's codecs decode the compressed formats), and a file read
 // in pieces gives what the same file decoded whole gives.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  root, serve, launch, stopServers, openPage, transcribeIn, cliNotes, midiNotes, onsetShift, assertSameNotes,
+  formatsDir, encodeFormats, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, onsetShift, assertSameNotes,
 } from './helpers.mjs';
 
-const dir = path.join(root, 'target/formats');
+const dir = formatsDir;
 
 // (file, how the page decodes it, shift in samples against the WAV: 0 where the file states its delay) as in
 // tests/formats.rs.
@@ -22,18 +21,10 @@ const FORMATS = [
   ['adts.aac', 'whole', 1024],
 ];
 
-let browser;
-before(async () => {
-  execFileSync('bash', [path.join(root, 'tests/formats/encode.sh'), dir], { stdio: 'ignore' });
-  browser = await launch();
-});
-after(async () => {
-  if (browser) await browser.close();
-  stopServers();
-});
+const session = withBrowser(encodeFormats);
 
 test('every format: the page gives the CLI notes at the CLI times', { timeout: 1_800_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   const rows = [];
   let wav = null;
   for (const [file, how, delay] of FORMATS) {
@@ -64,8 +55,8 @@ test('every format: the page gives the CLI notes at the CLI times', { timeout: 1
 
 test('a file read in pieces gives the notes of the same file decoded whole', { timeout: 1_800_000 }, async () => {
   const url = await serve();
-  const pieces = await openPage(browser, url);
-  const whole = await openPage(browser, `${url}?decode=whole`);
+  const pieces = await openPage(session.browser, url);
+  const whole = await openPage(session.browser, `${url}?decode=whole`);
   for (const file of ['wav-s16.wav', 'lame-cbr128.mp3', 'aac.m4a']) {
     const a = await transcribeIn(pieces.page, path.join(dir, file));
     const b = await transcribeIn(whole.page, path.join(dir, file));
@@ -80,7 +71,7 @@ test('a file read in pieces gives the notes of the same file decoded whole', { t
 });
 
 test('a damaged frame: silence in its place, said on the page, and the notes after it keep their times', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   for (const [damaged, intact] of [['damaged-lame-cbr128.mp3', 'lame-cbr128.mp3'], ['damaged-vorbis.ogg', 'vorbis.ogg']]) {
     const r = await transcribeIn(page, path.join(dir, damaged));
     assert.ok(r.midi, `${damaged}: ${r.message}`);

@@ -1,6 +1,7 @@
 // Shared by the page tests and the page benchmarks: the site's server, Debian's Chromium (never a downloaded
 // browser), the CLI's notes, MIDI files read back, and note comparisons.
 import { spawn, execFileSync } from 'node:child_process';
+import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -44,6 +45,27 @@ export async function launch() {
 
 export function stopServers() {
   for (const s of servers) s.kill();
+}
+
+// For a test file: Chromium launched before its tests (after `setup`), closed after them with the servers.
+// Returns an object whose `browser` is set once launched.
+export function withBrowser(setup = () => {}) {
+  const shared = {};
+  before(async () => {
+    setup();
+    shared.browser = await launch();
+  });
+  after(async () => {
+    if (shared.browser) await shared.browser.close();
+    stopServers();
+  });
+  return shared;
+}
+
+// The format matrix (tests/formats/encode.sh) in target/formats, made once.
+export const formatsDir = path.join(root, 'target/formats');
+export function encodeFormats() {
+  execFileSync('bash', [path.join(root, 'tests/formats/encode.sh'), formatsDir], { stdio: 'ignore' });
 }
 
 // A fresh context with the page open and its engine ready; errors thrown in the page are collected.

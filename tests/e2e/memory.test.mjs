@@ -2,24 +2,19 @@
 // mode, to keep CI short), the browser's peak resident memory (all its processes) read every half second.
 // Before the page read files in pieces it held the whole recording several times, about 60 MB per minute of
 // audio: 240 MB between these two.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, launch, stopServers, openPage, loopedMp3, measuredRun, browserMemoryMb } from './helpers.mjs';
+import { withBrowser, serve, openPage, loopedMp3, measuredRun, browserMemoryMb } from './helpers.mjs';
 
-let browser;
-before(async () => { browser = await launch(); });
-after(async () => {
-  if (browser) await browser.close();
-  stopServers();
-});
+const session = withBrowser();
 
 test('memory: a 5-minute file peaks within 100 MB of a 1-minute one', { timeout: 1_800_000 }, async () => {
   const files = [loopedMp3(1), loopedMp3(5)];
-  const { context, page, errors } = await openPage(browser, await serve());
-  const idle = browserMemoryMb(browser);
+  const { context, page, errors } = await openPage(session.browser, await serve());
+  const idle = browserMemoryMb(session.browser);
   const runs = [];
   for (const f of files) {
-    const r = await measuredRun(browser, page, f, { fast: true });
+    const r = await measuredRun(session.browser, page, f, { fast: true });
     assert.ok(r.midi, r.message);
     runs.push(r.peakMb);
   }

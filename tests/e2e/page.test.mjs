@@ -2,26 +2,21 @@
 // comes out and carries the native CLI's notes, note by note, from the relaxed-SIMD build and the plain one;
 // with COOP/COEP the page is cross-origin isolated and threaded; without them it still works; Cancel stops a
 // run and the page stays usable; no request ever leaves the page's origin or carries a body.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  shared, serve, launch, stopServers, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes,
+  shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes,
 } from './helpers.mjs';
 
 const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
 
-let browser;
-before(async () => { browser = await launch(); });
-after(async () => {
-  if (browser) await browser.close();
-  stopServers();
-});
+const session = withBrowser();
 
 // Transcribes the recording through the page; returns what the page showed and the requests it made.
 // `offlineSecondVisit`: load once online, then go offline and load again before transcribing.
 async function runPage(url, contextOptions = {}, offlineSecondVisit = false) {
-  const context = await browser.newContext(contextOptions);
+  const context = await session.browser.newContext(contextOptions);
   const requests = [];
   context.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postDataBuffer() }));
   const page = await context.newPage();
@@ -93,7 +88,7 @@ test('a second visit works offline', { timeout: 900_000 }, async () => {
 });
 
 test('a copy cached by an earlier deploy is not used, and is dropped', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   // Earlier deploys' model and wasm (garbage here) in the cache, under their keys: another version's, and the
   // plain URL that deploys before content keys used.
   const stale = await page.evaluate(async () => {
@@ -131,7 +126,7 @@ test('where isolation is impossible it falls back to one thread and still transc
 });
 
 test('Cancel stops a long transcription, at once in the UI, and the next file transcribes', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   assert.ok(Number(await page.getAttribute('#engine-line', 'data-threads')) > 1);
   // 69 s of piano: several segments, far longer than the cancel may take.
   await page.setInputFiles('#file', path.join(shared, 'data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac'));
@@ -156,7 +151,7 @@ test('Cancel stops a long transcription, at once in the UI, and the next file tr
 });
 
 test('playback: the original plays from the file, the transcription on the sampled piano', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(browser, await serve());
+  const { context, page, errors } = await openPage(session.browser, await serve());
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));
   await transcribeIn(page, audio);
