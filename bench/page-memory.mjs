@@ -22,7 +22,7 @@ try {
   console.log(`idle page, engine ready: ${idle.toFixed(0)} MB (engine's wasm memory ${(await wasmMb()).toFixed(0)} MB)`);
   for (const [m, file] of files) {
     const started = Date.now();
-    const r = await measuredRun(browser, page, file, { fast });
+    const r = await measuredRun(browser, page, file, { fast, timeout: 4 * 3_600_000 });
     const seconds = (Date.now() - started) / 1000;
     console.log(`${m} min${fast ? ' (Faster)' : ''}: ${r.midi ? 'completed' : `FAILED (${r.message})`} in ${seconds.toFixed(0)} s, `
       + `peak ${r.peakMb.toFixed(0)} MB (${(r.peakMb - idle).toFixed(0)} MB above idle), engine's wasm memory ${(await wasmMb()).toFixed(0)} MB`);

@@ -14,7 +14,6 @@ use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Float64Array, Function, Object, Reflect, Uint8Array};
 use send_wrapper::SendWrapper;
-use symphonia::core::audio::{AudioBuffer, Signal};
 use symphonia::core::codecs::{
     CodecRegistry, Decoder, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP3, CODEC_TYPE_OPUS, CODEC_TYPE_VORBIS,
 };
@@ -23,7 +22,7 @@ use symphonia::core::io::MediaSource;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, FileReaderSync};
 
-use crate::audio::container::{Demuxer as Container, PacketTime};
+use crate::audio::container::{planar, Demuxer as Container, PacketTime};
 use crate::audio::timeline::Timeline;
 use crate::notes::Note;
 use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription, FAST_SEGMENT_HOP_SECONDS};
@@ -303,8 +302,8 @@ impl Demuxer {
                 let ds = |k: &str, v: JsValue| Reflect::set(&d, &k.into(), &v).map(|_| ());
                 ds("codec", codec.into()).map_err(js)?;
                 ds("sampleRate", c.sample_rate().into()).map_err(js)?;
-                // The count is the codec's to state for MP4; the decoder still needs one: the usual two.
-                ds("numberOfChannels", c.channels().unwrap_or(2).into()).map_err(js)?;
+                // MP4 leaves the count to the codec's own configuration.
+                ds("numberOfChannels", c.channels().or_else(|| aac_channels(c)).unwrap_or(2).into()).map_err(js)?;
                 if let Some(desc) = description {
                     ds("description", Uint8Array::from(desc.as_slice()).into()).map_err(js)?;
                 }
@@ -379,14 +378,8 @@ impl Demuxer {
                 break;
             };
             let packet = Packet::new_from_boxed_slice(packet.track_id(), packet.ts, packet.dur, packet.data);
-            match decoder.decode(&packet) {
-                Ok(d) => {
-                    let spec = *d.spec();
-                    let mut buf = AudioBuffer::<f32>::new(d.capacity() as u64, spec);
-                    d.convert(&mut buf);
-                    let pcm = (0..spec.channels.count()).map(|c| buf.chan(c).to_vec()).collect();
-                    self.timeline.decoded(&time, spec.rate, pcm).map_err(js_err)?;
-                }
+            match decoder.decode(&packet).map(planar) {
+                Ok((rate, pcm)) => self.timeline.decoded(&time, rate, pcm).map_err(js_err)?,
                 Err(e) => self.timeline.failed(&time, e.to_string()).map_err(js_err)?,
             }
         }
@@ -428,6 +421,18 @@ fn web_codec(c: &Container) -> Option<(String, Option<Vec<u8>>)> {
         // pre-skip to us (the timeline trims it, as in the CLI).
         CODEC_TYPE_OPUS => Some(("opus".into(), None)),
         CODEC_TYPE_VORBIS => Some(("vorbis".into(), extra.map(vorbis_description))),
+        _ => None,
+    }
+}
+
+/// The channel configuration in AAC's AudioSpecificConfig (5 bits of object type, 4 of rate index, then 4 of
+/// channels), for the common case of an object type and rate index without escapes.
+fn aac_channels(c: &Container) -> Option<usize> {
+    match c.codec_params().extra_data.as_deref()? {
+        [a, b, ..] if c.codec() == CODEC_TYPE_AAC && a >> 3 != 31 && ((a & 7) << 1 | b >> 7) != 15 => {
+            let channels = ((b >> 3) & 0xf) as usize;
+            (1..=2).contains(&channels).then_some(channels)
+        }
         _ => None,
     }
 }

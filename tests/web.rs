@@ -35,8 +35,8 @@ fn errors_come_back_as_messages() {
     let e = start(44_100, 0, JsValue::UNDEFINED).err().unwrap();
     assert!(message(e).contains("0 audio channels"));
     let typo = js_sys::JSON::parse(r#"{"pedalExtnd": true}"#).unwrap();
-    let e = start(44_100, 1, typo).err().unwrap();
-    assert!(message(e).contains("invalid options") && message(e).contains("pedalExtnd"));
+    let m = message(start(44_100, 1, typo).err().unwrap());
+    assert!(m.contains("invalid options") && m.contains("pedalExtnd"), "{m}");
     let bad_hop = js_sys::JSON::parse(r#"{"segmentHopSeconds": 40}"#).unwrap();
     assert!(message(start(44_100, 1, bad_hop).err().unwrap()).contains("segment hop 40 s"));
 

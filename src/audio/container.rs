@@ -9,6 +9,7 @@
 
 use std::io::SeekFrom;
 use std::sync::OnceLock;
+use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
 use symphonia::core::codecs::{CodecParameters, CodecType, CODEC_TYPE_AAC, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
@@ -190,6 +191,14 @@ impl Demuxer {
     fn corrupt(&self, detail: String) -> Error {
         Error::CorruptAudio { what: self.what.clone(), detail }
     }
+}
+
+/// A symphonia decoder's output as one Vec per channel, with its sample rate.
+pub fn planar(decoded: AudioBufferRef<'_>) -> (u32, Vec<Vec<f32>>) {
+    let spec = *decoded.spec();
+    let mut buf = AudioBuffer::<f32>::new(decoded.capacity() as u64, spec);
+    decoded.convert(&mut buf);
+    (spec.rate, (0..spec.channels.count()).map(|c| buf.chan(c).to_vec()).collect())
 }
 
 /// Moves a packet `delay` ticks earlier, trimming what falls before the start, and trims what falls after

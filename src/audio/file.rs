@@ -6,12 +6,11 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
 use symphonia::core::codecs::{CodecRegistry, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::Packet;
 
-use super::container::Demuxer;
+use super::container::{planar, Demuxer};
 use super::opus::OpusDecoder;
 use super::timeline::Timeline;
 use super::{check_format, DecodeWarning, PcmSource};
@@ -77,7 +76,7 @@ impl AudioFile {
             // one), and a panic (symphonia's AAC decoder indexes out of bounds on some damaged frames), after
             // which the decoder starts afresh. Anything else ends the stream.
             let decoder = &mut self.decoder;
-            match std::panic::catch_unwind(AssertUnwindSafe(|| decoder.decode(&packet).map(to_planar))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| decoder.decode(&packet).map(planar))) {
                 Ok(Ok((rate, pcm))) => self.timeline.decoded(&time, rate, pcm)?,
                 Ok(Err(SymError::DecodeError(e))) => self.timeline.failed(&time, e.to_string())?,
                 Ok(Err(SymError::IoError(e))) => self.timeline.failed(&time, e.to_string())?,
@@ -118,12 +117,4 @@ impl PcmSource for AudioFile {
             }
         }
     }
-}
-
-/// The decoded packet as one Vec per channel, with its sample rate.
-fn to_planar(decoded: AudioBufferRef<'_>) -> (u32, Vec<Vec<f32>>) {
-    let spec = *decoded.spec();
-    let mut buf = AudioBuffer::<f32>::new(decoded.capacity() as u64, spec);
-    decoded.convert(&mut buf);
-    (spec.rate, (0..spec.channels.count()).map(|c| buf.chan(c).to_vec()).collect())
 }

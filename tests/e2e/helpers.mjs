@@ -81,10 +81,10 @@ export async function openPage(browser, url, contextOptions = {}) {
 
 // Transcribes `file` in an open page: the page's message, how it decoded the file, and the MIDI bytes (none
 // when it failed).
-export async function transcribeIn(page, file, { fast = false } = {}) {
+export async function transcribeIn(page, file, { fast = false, timeout = 1_800_000 } = {}) {
   await page.setChecked('#fast', fast);
   await page.setInputFiles('#file', file);
-  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 1_800_000 });
+  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout });
   const message = await page.textContent('#message');
   const how = await page.getAttribute('body', 'data-decoding');
   if (await page.isHidden('#download')) return { message, how };
