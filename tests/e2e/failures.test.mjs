@@ -39,6 +39,33 @@ test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
   await context.close();
 });
 
+test('the engine sends a message the page cannot read', { timeout: 900_000 }, async () => {
+  // The page's Worker objects, kept where the test can reach them.
+  const { context, page } = await openPage(session.browser, await serve(), {}, () => {
+    const Original = window.Worker;
+    window.Worker = class extends Original {
+      constructor(...args) {
+        super(...args);
+        (window.testWorkers ||= []).push(this);
+      }
+    };
+  });
+  await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));
+  await page.waitForSelector('body[data-decoding]', { timeout: 120_000 });
+  // What the browser does when a message cannot be deserialized, mid-run: it calls the worker's handler.
+  // (Chromium does not run the handler for a messageerror event dispatched from script.)
+  await page.evaluate(() => {
+    const w = window.testWorkers.at(-1);
+    w.onmessageerror(new MessageEvent('messageerror'));
+  });
+  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 300_000 });
+  const message = await page.textContent('#message');
+  assert.match(message, /engine sent a message the page could not read/);
+  assert.match(message, /Faster mode, a shorter file, or closing other tabs/);
+  await usable(page);
+  await context.close();
+});
+
 test('the engine runs out of memory', { timeout: 900_000 }, async () => {
   const { context, page } = await openPage(session.browser, await serve());
   // Fill the engine's memory up to its 4 GB maximum, but for 16 MB: the next segment cannot be allocated.

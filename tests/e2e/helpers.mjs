@@ -68,9 +68,11 @@ export function encodeFormats() {
   execFileSync('bash', [path.join(root, 'tests/formats/encode.sh'), formatsDir], { stdio: 'ignore' });
 }
 
-// A fresh context with the page open and its engine ready; errors thrown in the page are collected.
-export async function openPage(browser, url, contextOptions = {}) {
+// A fresh context with the page open and its engine ready; errors thrown in the page are collected. `init`
+// runs in the page before its own scripts.
+export async function openPage(browser, url, contextOptions = {}, init = null) {
   const context = await browser.newContext(contextOptions);
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
