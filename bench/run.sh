@@ -11,11 +11,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("$root/../shared/data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac")
+command -v chromium >/dev/null 2>&1 || { echo "bench/run.sh: the page rows need Debian's chromium (apt-get install chromium; ./build.sh test installs it)" >&2; exit 1; }
 venv="bench/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" soundfile soxr
 ./build.sh web >/dev/null
-command -v chromium >/dev/null 2>&1 || { echo "bench/run.sh: the page rows need Debian's chromium (apt-get install chromium; ./build.sh test installs it)" >&2; exit 1; }
 cargo build --release --quiet
 out="$(mktemp -d)"
 printf '%-34s %8s %9s %8s %7s %9s\n' file runner seconds vs_ref RTF peak_MB

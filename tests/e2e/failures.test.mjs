@@ -25,14 +25,20 @@ function engineWorker(page) {
   return w;
 }
 
-test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
-  const { context, page } = await openPage(session.browser, await serve());
-  // A 12 s MP3: the worker waits for the browser's decoder between pieces, where the error is thrown.
+// Starts a 12 s MP3 (the worker waits for the browser's decoder between pieces), runs `force` once it is
+// decoding, and returns the page's message when the run has ended.
+async function failMidRun(page, force) {
   await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));
   await page.waitForSelector('body[data-decoding]', { timeout: 120_000 });
-  await engineWorker(page).evaluate(() => setTimeout(() => { throw new Error('forced by the test'); }, 0));
+  await force();
   await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 300_000 });
-  const message = await page.textContent('#message');
+  return page.textContent('#message');
+}
+
+test('a worker that dies mid-run', { timeout: 900_000 }, async () => {
+  const { context, page } = await openPage(session.browser, await serve());
+  const message = await failMidRun(page, () => engineWorker(page).evaluate(
+    () => setTimeout(() => { throw new Error('forced by the test'); }, 0)));
   assert.match(message, /engine stopped unexpectedly \(.*forced by the test\)/);
   assert.match(message, /Faster mode, a shorter file, or closing other tabs/);
   await usable(page);
@@ -50,16 +56,10 @@ test('the engine sends a message the page cannot read', { timeout: 900_000 }, as
       }
     };
   });
-  await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));
-  await page.waitForSelector('body[data-decoding]', { timeout: 120_000 });
-  // What the browser does when a message cannot be deserialized, mid-run: it calls the worker's handler.
-  // (Chromium does not run the handler for a messageerror event dispatched from script.)
-  await page.evaluate(() => {
-    const w = window.testWorkers.at(-1);
-    w.onmessageerror(new MessageEvent('messageerror'));
-  });
-  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 300_000 });
-  const message = await page.textContent('#message');
+  // What the browser does when a message cannot be deserialized: it calls the worker's handler. (Chromium
+  // does not run the handler for a messageerror event dispatched from script.)
+  const message = await failMidRun(page, () => page.evaluate(
+    () => window.testWorkers.at(-1).onmessageerror(new MessageEvent('messageerror'))));
   assert.match(message, /engine sent a message the page could not read/);
   assert.match(message, /Faster mode, a shorter file, or closing other tabs/);
   await usable(page);
