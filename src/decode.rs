@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::config::ModelConfig;
 use crate::error::Result;
-use crate::model::{Attributes, SegmentOutput, TrackScores};
+use crate::model::{Attributes, ScoredTrack, SegmentOutput, TrackScores};
 use crate::notes::{sort_notes, Note, Pedal, PedalKind, Transcription};
 
 /// An interval decoded in one segment, before stitching. Times in seconds.
@@ -135,16 +135,21 @@ pub struct SegmentEvents {
     pub last_offset_frame: Vec<usize>,
 }
 
-/// Decodes one segment. `heads` runs the attribute network on the begin/end context rows of the intervals.
+/// Decodes one segment. `scorer` computes one track's interval scores from the segment's output (tracks are
+/// scored and decoded side by side, each track's scores dropped once decoded); `heads` runs the attribute
+/// network on the begin/end context rows of the intervals.
 pub fn decode_segment(
     cfg: &ModelConfig,
     out: &SegmentOutput,
     forced_start: &[usize],
+    scorer: impl Fn(usize) -> Result<ScoredTrack> + Sync,
     heads: impl FnOnce(&[f32], &[f32]) -> Result<Attributes>,
 ) -> Result<SegmentEvents> {
     let (tracks, dim) = (out.tracks, out.dim);
-    let intervals: Vec<Vec<(usize, usize)>> =
-        (0..tracks).into_par_iter().map(|tr| viterbi(&out.track_scores(tr), forced_start[tr])).collect();
+    let intervals: Vec<Vec<(usize, usize)>> = (0..tracks)
+        .into_par_iter()
+        .map(|tr| Ok(viterbi(&scorer(tr)?.scores(), forced_start[tr])))
+        .collect::<Result<_>>()?;
 
     let total: usize = intervals.iter().map(Vec::len).sum();
     let mut ctx_b = Vec::with_capacity(total * dim);

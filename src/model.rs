@@ -96,17 +96,17 @@ pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     Ok(Bundle::parse(bytes)?.config)
 }
 
-/// Network outputs for one segment, per track. Holds tract's own output buffers (the scores are 130 MB, the
-/// context 65 MB), read in place: nothing is copied out of the network. Each track has `stride >= frames`
-/// frames in them (the upsampling's whole windows); only the first `frames` are the segment's.
+/// The backbone's output for one segment: per track and frame the context the interval scorer and the
+/// attribute heads read. Holds tract's own output buffer (65 MB), read in place. Each track has
+/// `stride >= frames` frames in it (the upsampling's whole windows); only the first `frames` are the segment's.
+/// The interval scores are computed per track as the decoder needs them ([`TranskunModel::track_scores`]),
+/// so that a segment in flight does not also hold 130 MB of scores for every track.
 #[derive(Debug, Clone)]
 pub struct SegmentOutput {
     pub tracks: usize,
     pub frames: usize,
     pub dim: usize,
     stride: usize,
-    /// `[track][frame][q (dim), k (dim), d]`
-    scores: Plane,
     /// `[track][frame][dim]`
     ctx: Plane,
 }
@@ -137,11 +137,18 @@ impl<'a> TrackScores<'a> {
     }
 }
 
-impl SegmentOutput {
-    /// The interval scoring inputs of one track.
-    pub fn track_scores(&self, track: usize) -> TrackScores<'_> {
+/// One track's interval scoring inputs, as the scorer graph computed them: `[frame][q (dim), k (dim), d]`.
+#[derive(Debug, Clone)]
+pub struct ScoredTrack {
+    frames: usize,
+    dim: usize,
+    scores: Plane,
+}
+
+impl ScoredTrack {
+    pub fn scores(&self) -> TrackScores<'_> {
         let (dim, row) = (self.dim, 2 * self.dim + 1);
-        let t = &self.scores.as_slice()[track * self.stride * row..][..self.frames * row];
+        let t = self.scores.as_slice();
         TrackScores {
             q: t,
             k: &t[dim..],
@@ -154,6 +161,13 @@ impl SegmentOutput {
             // product instead of q (as transkun does) changes no bit.
             scale: 1.0 / (dim as f32).sqrt(),
         }
+    }
+}
+
+impl SegmentOutput {
+    /// The context rows of one track's frames, `[frame][dim]`.
+    fn track_ctx(&self, track: usize) -> &[f32] {
+        &self.ctx.as_slice()[track * self.stride * self.dim..][..self.frames * self.dim]
     }
 
     /// The context row of one track at one frame.
@@ -210,6 +224,8 @@ type Plan = Arc<TypedRunnableModel>;
 pub struct TranskunModel {
     config: ModelConfig,
     backbone: Plan,
+    /// One track's context -> its interval scores.
+    scorer: Plan,
     heads: Plan,
     /// The backbone's input-independent inputs (position embeddings), computed once at load.
     positions: TVec<TValue>,
@@ -270,11 +286,14 @@ impl TranskunModel {
             facts
         })?;
         check_backbone_outputs(backbone.model().outputs.len())?;
+        let scorer = load_graph(bundle.part("scorer")?, "scorer", |_| {
+            vec![f32::fact([1, cfg.frames_per_segment, cfg.context_size])]
+        })?;
         let heads = load_graph(bundle.part("heads")?, "heads", |m| {
             let ctx = f32::fact(&[TDim::Sym(m.sym("n")), cfg.context_size.into()]);
             vec![ctx.clone(), ctx]
         })?;
-        Ok(TranskunModel { config: cfg, backbone, heads, positions })
+        Ok(TranskunModel { config: cfg, backbone, scorer, heads, positions })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -310,14 +329,23 @@ impl TranskunModel {
         let outputs = self.backbone.run(inputs).map_err(inference("backbone"))?;
         let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
         check_backbone_outputs(outputs.len())?;
-        let mut outputs = outputs.into_iter();
-        let (scores, stride) =
-            Plane::per_frame(outputs.next().unwrap(), tracks, frames, 2 * dim + 1, "backbone scores")?;
-        let (ctx, ctx_stride) = Plane::per_frame(outputs.next().unwrap(), tracks, frames, dim, "backbone ctx")?;
-        if ctx_stride != stride {
-            return Err(Error::ModelMismatch(format!("backbone ctx has {ctx_stride} frames, scores {stride}")));
+        let ctx = outputs.into_iter().next().unwrap();
+        let (ctx, stride) = Plane::per_frame(ctx, tracks, frames, dim, "backbone ctx")?;
+        Ok(SegmentOutput { tracks, frames, dim, stride, ctx })
+    }
+
+    /// One track's interval scores, from its context rows. Runs on the calling thread: the decoder scores
+    /// tracks side by side.
+    pub fn track_scores(&self, out: &SegmentOutput, track: usize) -> Result<ScoredTrack> {
+        let (frames, dim) = (out.frames, out.dim);
+        let input = Tensor::from_shape(&[1, frames, dim], out.track_ctx(track)).map_err(inference("scorer input"))?;
+        let mut result = with_executor(Executor::SingleThread, || self.scorer.run(tvec!(input.into())))
+            .map_err(inference("scorer"))?;
+        if result.len() != 1 {
+            return Err(Error::ModelMismatch(format!("scorer has {} outputs, expected 1", result.len())));
         }
-        Ok(SegmentOutput { tracks, frames, dim, stride, scores, ctx })
+        let scores = Plane::new(result.remove(0), &[1, frames, 2 * dim + 1], "interval scores")?;
+        Ok(ScoredTrack { frames, dim, scores })
     }
 
     /// Velocity and endpoint-refinement logits for intervals given by their begin and end context rows
@@ -341,13 +369,13 @@ impl TranskunModel {
     }
 }
 
-/// The backbone's outputs are `scores` and `ctx`; bundles from before were `q`, `k`, `d`, `ctx`.
+/// The backbone's one output is `ctx`; bundles from before had `scores` and `ctx` (or `q`, `k`, `d`, `ctx`).
 fn check_backbone_outputs(n: usize) -> Result<()> {
-    if n == 2 {
+    if n == 1 {
         return Ok(());
     }
     Err(Error::ModelMismatch(format!(
-        "backbone has {n} outputs, expected 2 (scores, ctx; made by an older converter? convert it again with \
+        "backbone has {n} outputs, expected 1 (ctx; made by an older converter? convert it again with \
          tools/convert/run.sh)"
     )))
 }
@@ -390,13 +418,17 @@ mod tests {
         assert!(matches!(TranskunModel::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
     }
 
-    /// A backbone with the four outputs of older converters (q, k, d, ctx) is refused, saying what to do.
+    /// A backbone with the outputs of older converters (scores, ctx or q, k, d, ctx) is refused, saying what to do.
     #[test]
     fn names_the_old_output_layout() {
-        assert!(check_backbone_outputs(2).is_ok());
-        match check_backbone_outputs(4) {
-            Err(Error::ModelMismatch(m)) => assert!(m.contains("4 outputs") && m.contains("convert it again"), "{m}"),
-            other => panic!("expected a model mismatch, got {other:?}"),
+        assert!(check_backbone_outputs(1).is_ok());
+        for old in [2, 4] {
+            match check_backbone_outputs(old) {
+                Err(Error::ModelMismatch(m)) => {
+                    assert!(m.contains(&format!("{old} outputs")) && m.contains("convert it again"), "{m}")
+                }
+                other => panic!("expected a model mismatch, got {other:?}"),
+            }
         }
     }
 

@@ -251,7 +251,13 @@ impl Session {
         for out in outputs {
             let decode_start = now();
             let out = out?;
-            let events = decode_segment(cfg, &out, self.stitcher.forced_start(), |b, e| t.model.attributes(b, e))?;
+            let events = decode_segment(
+                cfg,
+                &out,
+                self.stitcher.forced_start(),
+                |track| t.model.track_scores(&out, track),
+                |b, e| t.model.attributes(b, e),
+            )?;
             drop(out); // before the progress report, which may measure memory
             let start = self.done * cfg.step_samples();
             let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();

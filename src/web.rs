@@ -24,6 +24,7 @@ use web_sys::{Blob, FileReaderSync};
 
 use crate::audio::container::{planar, Demuxer as Container, PacketTime};
 use crate::audio::timeline::Timeline;
+use crate::audio::AacConfig;
 use crate::notes::Note;
 use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription, FAST_SEGMENT_HOP_SECONDS};
 
@@ -297,13 +298,13 @@ impl Demuxer {
         set("totalFrames", opt(c.total_frames().map(|n| n as f64))).map_err(js)?;
         let decoder = match web_codec(c) {
             None => JsValue::NULL,
-            Some((codec, description)) => {
+            Some(WebCodec { codec, description, channels: codec_channels }) => {
                 let d = Object::new();
                 let ds = |k: &str, v: JsValue| Reflect::set(&d, &k.into(), &v).map(|_| ());
                 ds("codec", codec.into()).map_err(js)?;
                 ds("sampleRate", c.sample_rate().into()).map_err(js)?;
                 // MP4 leaves the count to the codec's own configuration.
-                ds("numberOfChannels", c.channels().or_else(|| aac_channels(c)).unwrap_or(2).into()).map_err(js)?;
+                ds("numberOfChannels", c.channels().or(codec_channels).unwrap_or(2).into()).map_err(js)?;
                 if let Some(desc) = description {
                     ds("description", Uint8Array::from(desc.as_slice()).into()).map_err(js)?;
                 }
@@ -407,32 +408,33 @@ impl Demuxer {
     }
 }
 
-/// The WebCodecs codec string and description for codecs the browser decodes; None for those decoded here.
-fn web_codec(c: &Container) -> Option<(String, Option<Vec<u8>>)> {
+/// How the browser's `AudioDecoder` is configured for a codec it decodes.
+struct WebCodec {
+    codec: String,
+    description: Option<Vec<u8>>,
+    /// The channel count the codec's own configuration gives (MP4 leaves it to the codec).
+    channels: Option<usize>,
+}
+
+/// The WebCodecs configuration for codecs the browser decodes; None for those decoded here.
+fn web_codec(c: &Container) -> Option<WebCodec> {
     let extra = c.codec_params().extra_data.as_deref();
+    let plain = |codec: &str, description| Some(WebCodec { codec: codec.into(), description, channels: None });
     match c.codec() {
-        CODEC_TYPE_MP3 => Some(("mp3".into(), None)),
-        // The AudioSpecificConfig's object type: 2 for AAC-LC, 5 for HE-AAC...
+        CODEC_TYPE_MP3 => plain("mp3", None),
         CODEC_TYPE_AAC => {
-            let object_type = extra.and_then(|e| e.first()).map_or(2, |b| b >> 3);
-            Some((format!("mp4a.40.{object_type}"), extra.map(|e| e.to_vec())))
+            // Without an AudioSpecificConfig, AAC-LC (object type 2) is what the stream almost surely is.
+            let asc = extra.and_then(AacConfig::parse);
+            Some(WebCodec {
+                codec: format!("mp4a.40.{}", asc.map_or(2, |a| a.object_type)),
+                description: extra.map(<[u8]>::to_vec),
+                channels: asc.and_then(|a| a.channels),
+            })
         }
         // Without a description the decoder takes mono or stereo as numberOfChannels says, and leaves the
         // pre-skip to us (the timeline trims it, as in the CLI).
-        CODEC_TYPE_OPUS => Some(("opus".into(), None)),
-        CODEC_TYPE_VORBIS => Some(("vorbis".into(), extra.map(vorbis_description))),
-        _ => None,
-    }
-}
-
-/// The channel configuration in AAC's AudioSpecificConfig (5 bits of object type, 4 of rate index, then 4 of
-/// channels), for the common case of an object type and rate index without escapes.
-fn aac_channels(c: &Container) -> Option<usize> {
-    match c.codec_params().extra_data.as_deref()? {
-        [a, b, ..] if c.codec() == CODEC_TYPE_AAC && a >> 3 != 31 && ((a & 7) << 1 | b >> 7) != 15 => {
-            let channels = ((b >> 3) & 0xf) as usize;
-            (1..=2).contains(&channels).then_some(channels)
-        }
+        CODEC_TYPE_OPUS => plain("opus", None),
+        CODEC_TYPE_VORBIS => plain("vorbis", extra.map(vorbis_description)),
         _ => None,
     }
 }

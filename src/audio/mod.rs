@@ -16,6 +16,7 @@ pub mod timeline;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::AudioFile;
+pub use mp4::AacConfig;
 pub use resample::Resampler;
 
 use crate::config::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};

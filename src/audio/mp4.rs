@@ -154,6 +154,33 @@ fn itunsmpb(meta: &[u8]) -> Option<Trim> {
     None
 }
 
+/// What AAC's AudioSpecificConfig says: the audio object type (2 for AAC-LC, 5 for HE-AAC...) and the channel
+/// configuration where it is a plain count (1 or 2; 0 means the count is in a program config element, and 3 to
+/// 7 are layouts the page's decoder is not given). The fields: 5 bits of object type (31: 6 more bits follow,
+/// plus 32), 4 bits of sampling-rate index (15: a 24-bit rate follows), 4 bits of channel configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AacConfig {
+    pub object_type: u32,
+    pub channels: Option<usize>,
+}
+
+impl AacConfig {
+    /// None when the config is too short to hold an object type.
+    pub fn parse(asc: &[u8]) -> Option<Self> {
+        let mut bits = asc.iter().flat_map(|b| (0..8).rev().map(move |i| u32::from(b >> i) & 1));
+        let mut take = |n: u32| (0..n).try_fold(0u32, |v, _| Some(v << 1 | bits.next()?));
+        let object_type = match take(5)? {
+            31 => 32 + take(6)?,
+            t => t,
+        };
+        if take(4) == Some(15) {
+            take(24);
+        }
+        let channels = take(4).map(|c| c as usize).filter(|c| (1..=2).contains(c));
+        Some(AacConfig { object_type, channels })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +197,26 @@ mod tests {
         body.extend_from_slice(&timescale.to_be_bytes());
         body.extend_from_slice(&[0u8; 8]);
         boxed(kind, &body)
+    }
+
+    /// Configs as encoders write them: ffmpeg's AAC-LC stereo at 44.1 kHz (0x12 0x10), mono at 48 kHz, HE-AAC
+    /// with an explicit rate, an escaped object type (ER AAC ELD, 39), and what cannot be read.
+    #[test]
+    fn reads_aac_specific_config() {
+        let cfg = |asc: &[u8]| AacConfig::parse(asc);
+        assert_eq!(cfg(&[0x12, 0x10]), Some(AacConfig { object_type: 2, channels: Some(2) }));
+        assert_eq!(cfg(&[0x11, 0x88]), Some(AacConfig { object_type: 2, channels: Some(1) }));
+        // object type 5, rate index 15, then 24 bits of rate (44100 = 0x00AC44), then 2 channels
+        let explicit = [0b0010_1111, 0b1000_0000, 0b0001_0101, 0b1000_1001, 0b0001_0000];
+        assert_eq!(cfg(&explicit), Some(AacConfig { object_type: 5, channels: Some(2) }));
+        // 31, then 6 bits of 7 (39 = 32 + 7), rate index 3 (48 kHz), 1 channel
+        let escaped = [0b1111_1001, 0b1100_1100, 0b0100_0000];
+        assert_eq!(cfg(&escaped), Some(AacConfig { object_type: 39, channels: Some(1) }));
+        // a 5.1 layout (configuration 6) and a count left to the program config element (0)
+        assert_eq!(cfg(&[0x11, 0xb0]).unwrap().channels, None);
+        assert_eq!(cfg(&[0x12, 0x00]).unwrap().channels, None);
+        assert_eq!(cfg(&[0x12]), Some(AacConfig { object_type: 2, channels: None }));
+        assert_eq!(cfg(&[]), None);
     }
 
     /// The trim of an M4A file with this extra content in its sound track's box and its `moov`.

@@ -1,13 +1,15 @@
 """Convert the pretrained Transkun V2 checkpoint (PyPI `transkun==2.0.1`, MIT) into a pianoscribe model bundle.
 
 The bundle is one file: a small JSON header (the model's numbers, read by the Rust code: nothing is copied into
-Rust literals) followed by three ONNX graphs:
+Rust literals) followed by four ONNX graphs:
   * positions: feats (for its shape only) -> pos_conv, pos_grid, pos_pitch, the input-independent position
     embeddings, run once per model load;
-  * backbone: feats [1, T, n_mels, n_windows] and the three position embeddings -> scores [tracks, T8, 513]
-    (per frame the interval query q (not yet divided by sqrt(256)), key k and diagonal score d, side by side)
-    and ctx [tracks, T8, 256] (attribute context), with T8 >= T frames: the upsampling's whole windows (704),
-    of which the decoder reads the first T (691): unsliced and unsplit, they cost tract no copies;
+  * backbone: feats [1, T, n_mels, n_windows] and the three position embeddings -> ctx [tracks, T8, 256],
+    with T8 >= T frames: the upsampling's whole windows (704), of which the decoder reads the first T (691);
+  * scorer: one track's ctx [1, T, 256] -> scores [1, T, 513], per frame the interval query q (not yet divided
+    by sqrt(256)), key k and diagonal score d side by side. The decoder runs it per track as it decodes, so a
+    segment in flight holds its 65 MB of context and not also 130 MB of scores for every track (the backbone's
+    heap peak goes from 256 to ~210 MB above the model);
   * heads: ctx_begin, ctx_end [N, 256] -> velocity logits [N, 128], offset/presence logits [N, 4].
 The 90x691x691 score tensor is never materialised: the Rust decoder scores intervals from q and k.
 
@@ -208,14 +210,28 @@ class ExportBackboneNet(BackboneNet):
             h_all = encoder_layer(layer, h_all)
         target = last_layer_pitch_tokens(bb.encoderLayers[-1], h_all, h.shape[-2])[0]  # [P, T'-1, D]
         up = target @ self.up_weight + self.up_bias  # [P, T', k*D]
-        ctx = up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)  # [P, T8, D], T8 = whole windows >= T
-        return self.scorer.map(ctx), ctx
+        return up.reshape(up.shape[0], -1, up.shape[-1] // self.up_k)  # [P, T8, D], T8 = whole windows >= T
 
 
-def split_scores(model, scores, ctx, n_frames):
-    """The exported backbone's outputs as transkun's q (divided by sqrt(size)), k, d, ctx over T frames."""
+class ScorerNet(torch.nn.Module):
+    """transkun's interval scorer projection for one track's context rows: [1, T, D] -> [1, T, 2 * size + 1].
+    A 3-D input keeps the export a MatMul over the same [D, 513] weight as it was inside the backbone."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.map = model.scorer.map
+
+    def forward(self, ctx):
+        return self.map(ctx)
+
+
+def split_scores(model, ctx, n_frames, scorer=None):
+    """The exported graphs' outputs as transkun's q (divided by sqrt(size)), k, d, ctx over T frames: the
+    backbone's ctx, and the scorer run on it track by track (`scorer`: a function of one track's [1, T, D])."""
     size = model.scorer.size * model.scorer.expansionFactor
-    scores, ctx = scores[:, :n_frames], ctx[:, :n_frames]
+    ctx = ctx[:, :n_frames]
+    scorer = scorer or ScorerNet(model)
+    scores = torch.cat([scorer(ctx[p:p + 1]) for p in range(ctx.shape[0])])
     return scores[..., :size] / math.sqrt(size), scores[..., size:2 * size], scores[..., 2 * size], ctx
 
 
@@ -228,6 +244,24 @@ class HeadsNet(torch.nn.Module):
     def forward(self, ctx_begin, ctx_end):
         attr = torch.cat([ctx_begin, ctx_end, ctx_begin * ctx_end], dim=-1)
         return self.velocity(attr), self.refined(attr)
+
+
+def write_bundle(path, config, graphs):
+    """The bundle file the engine reads (src/model.rs): MAGIC, u32 LE header length, the header JSON (`config`
+    plus each part's name, size and CRC-32), then the ONNX graphs' bytes in order."""
+    parts = [(name, m.SerializeToString()) for name, m in graphs.items()]
+    header = dict(config)
+    header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
+    header_bytes = json.dumps(header, indent=1, sort_keys=True).encode()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(MAGIC)
+        f.write(struct.pack("<I", len(header_bytes)))
+        f.write(header_bytes)
+        for _, blob in parts:
+            f.write(blob)
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    print(f"wrote {path}: {os.path.getsize(path) / 1e6:.2f} MB, sha256 {sha}")
 
 
 def export(module, args, names_in, names_out, dynamic_axes=None):
@@ -379,20 +413,21 @@ def main():
 
     positions_net, backbone_net = PositionsNet(model), ExportBackboneNet(model)
     pos = positions_net(feats)
-    exported = split_scores(model, *backbone_net(feats, *pos), n_frames)
+    exported = split_scores(model, backbone_net(feats, *pos), n_frames)
     for nm, a, b in zip(["q", "k", "d", "ctx"], BackboneNet(model)(feats), exported):
         err = (a - b).abs().max().item() / (a.abs().max().item() + 1e-12)
         print(f"  {nm}: max rel diff of the export form vs transkun's forward = {err:.2e}")
         assert err < 1e-5, "the export form of the backbone must compute what transkun's does"
     pos_names = ["pos_conv", "pos_grid", "pos_pitch"]
     positions = export(positions_net, (feats,), ["feats"], pos_names)
-    backbone = export(backbone_net, (feats, *pos), ["feats", *pos_names], ["scores", "ctx"])
+    backbone = export(backbone_net, (feats, *pos), ["feats", *pos_names], ["ctx"])
+    scorer = export(ScorerNet(model), (torch.randn(1, n_frames, 256),), ["ctx"], ["scores"])
     heads = export(HeadsNet(model), (torch.randn(3, 256), torch.randn(3, 256)), ["ctx_begin", "ctx_end"],
                    ["velocity_logits", "refine_logits"],
                    dynamic_axes={"ctx_begin": {0: "n"}, "ctx_end": {0: "n"}, "velocity_logits": {0: "n"},
                                  "refine_logits": {0: "n"}})
 
-    graphs = {"positions": positions, "backbone": backbone, "heads": heads}
+    graphs = {"positions": positions, "backbone": backbone, "scorer": scorer, "heads": heads}
     for m in graphs.values():
         drop_identities(m)
     sizes = {name: "f32" for name in graphs}
@@ -436,23 +471,7 @@ def main():
         "velocities": 128,
     }
 
-    parts = []
-    for name, m in graphs.items():
-        blob = m.SerializeToString()
-        parts.append((name, blob))
-    header = dict(config)
-    header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
-    header_bytes = json.dumps(header, indent=1, sort_keys=True).encode()
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "wb") as f:
-        f.write(MAGIC)
-        f.write(struct.pack("<I", len(header_bytes)))
-        f.write(header_bytes)
-        for _, blob in parts:
-            f.write(blob)
-    total = os.path.getsize(args.out)
-    sha = hashlib.sha256(open(args.out, "rb").read()).hexdigest()
-    print(f"wrote {args.out}: {total/1e6:.2f} MB, sha256 {sha}")
+    write_bundle(args.out, config, graphs)
     print("weight storage bytes:", json.dumps(sizes))
 
     # Check the compact model against the f32 PyTorch network on real features.
@@ -461,8 +480,10 @@ def main():
     sess = ort.InferenceSession(positions.SerializeToString(), providers=["CPUExecutionProvider"])
     pos = dict(zip(pos_names, sess.run(None, {"feats": feats.numpy()})))
     sess = ort.InferenceSession(backbone.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"feats": feats.numpy(), **pos})
-    got = [t.numpy() for t in split_scores(model, *map(torch.from_numpy, got), n_frames)]
+    (ctx,) = sess.run(None, {"feats": feats.numpy(), **pos})
+    sess = ort.InferenceSession(scorer.SerializeToString(), providers=["CPUExecutionProvider"])
+    run_scorer = lambda c: torch.from_numpy(sess.run(None, {"ctx": c.numpy()})[0])
+    got = [t.numpy() for t in split_scores(model, torch.from_numpy(ctx), n_frames, run_scorer)]
     for nm, a, b in zip(["q", "k", "d", "ctx"], ref, got):
         err = np.abs(a.numpy() - b).max() / (np.abs(a.numpy()).max() + 1e-12)
         print(f"  {nm}: max rel err of compact weights vs f32 torch = {err:.4f}")
