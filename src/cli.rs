@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::{
-    metrics, midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber, FAST_SEGMENT_HOP_SECONDS,
-};
+use pianoscribe::config::{key_name, read_thresholds};
+use pianoscribe::model::read_config;
+use pianoscribe::{metrics, midi, Error, Flow, ModelConfig, Progress, StageSeconds, TranscribeOptions, Transcriber};
 
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
@@ -38,14 +38,26 @@ enum Command {
         /// Leave sustain and soft pedal events out of the MIDI file.
         #[arg(long)]
         no_pedals: bool,
-        /// Faster mode: segments overlap less (a 14 s segment hop instead of 12 s); see the README for its
-        /// measured speed and accuracy.
+        /// Faster mode: segments overlap less (Transkun: a 14 s segment hop instead of 12 s; Onsets & Frames
+        /// models have no slower default); see the README for its measured speed and accuracy.
         #[arg(long, conflicts_with = "segment_hop")]
         fast: bool,
-        /// Seconds between segment starts, from 2 up to the 16 s segment length (default: 12; 8 is what the
-        /// Python reference does). Larger is faster.
+        /// Seconds between segment starts, from an eighth of the model's segment up to the segment (Transkun:
+        /// 2 to 16, default 12; 8 is what its Python reference does; Onsets & Frames: the bundle's). Larger is
+        /// faster.
         #[arg(long, value_name = "SECONDS")]
         segment_hop: Option<f64>,
+        /// Onsets & Frames models: the onset probability a note needs to start, for every key (default: the
+        /// model's per-key thresholds).
+        #[arg(long, value_name = "P")]
+        onset_threshold: Option<f32>,
+        /// Onsets & Frames models: the frame probability a note needs to go on sounding, for every key.
+        #[arg(long, value_name = "P")]
+        frame_threshold: Option<f32>,
+        /// Onsets & Frames models: onset and frame thresholds per key or register from a file (see the README,
+        /// Thresholds; `pianoscribe calibrate` writes one). --onset-threshold and --frame-threshold apply on top.
+        #[arg(long, value_name = "FILE")]
+        thresholds: Option<PathBuf>,
         /// Also write the notes as a table (onset, offset, pitch, velocity) next to each MIDI file.
         #[arg(long)]
         tsv: bool,
@@ -58,6 +70,12 @@ enum Command {
         /// Print where the time went (front-end, network, decoding).
         #[arg(long)]
         profile: bool,
+    },
+    /// Print what a model bundle is: family, size, numbers, provenance and scores.
+    Info {
+        /// The bundle (default: the built-in model).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Score transcriptions against references, as mir_eval does (files or folders matched by file stem).
     Eval {
@@ -109,17 +127,46 @@ pub fn main() -> i32 {
             no_pedals,
             fast,
             segment_hop,
+            onset_threshold,
+            frame_threshold,
+            thresholds,
             tsv,
             model,
             threads,
             profile,
         } => {
-            let defaults = TranscribeOptions::default();
-            let segment_hop_seconds =
-                if fast { Some(FAST_SEGMENT_HOP_SECONDS) } else { segment_hop.or(defaults.segment_hop_seconds) };
-            let options = TranscribeOptions { pedal_extend, include_pedals: !no_pedals, segment_hop_seconds };
-            let out = Output { tsv, profile };
-            transcribe(&input, &output, options, out, model.as_deref(), threads)
+            setup_threads(threads);
+            let engine = load_model(model.as_deref())?;
+            let cfg = engine.config();
+            let thresholds = match &thresholds {
+                None => None,
+                Some(path) => {
+                    let Some(o) = cfg.onset_gated() else {
+                        return Err(format!(
+                            "--thresholds applies to Onsets & Frames models; this one is {}",
+                            cfg.family.name()
+                        ));
+                    };
+                    let text =
+                        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    Some(read_thresholds(&text, &path.display().to_string(), o).map_err(|e| e.to_string())?)
+                }
+            };
+            let options = TranscribeOptions {
+                pedal_extend,
+                include_pedals: !no_pedals,
+                segment_hop_seconds: if fast { Some(cfg.faster_hop_seconds()) } else { segment_hop },
+                onset_threshold,
+                frame_threshold,
+                thresholds,
+            };
+            transcribe(&engine, &input, &output, &options, Output { tsv, profile })
+        }
+        Command::Info { model } => {
+            let bytes = model_bytes(model.as_deref())?;
+            let cfg = read_config(&bytes).map_err(|e| format!("{}: {e}", model_name(model.as_deref())))?;
+            print!("{}", describe_model(&cfg, bytes.len()));
+            Ok(())
         }
         Command::Eval { est, reference, json, onset_tolerance, pedal_extend_ref, pedal_extend_est } => {
             let options =
@@ -149,21 +196,86 @@ struct Output {
     profile: bool,
 }
 
-fn transcribe(
-    input: &Path,
-    output: &Path,
-    options: TranscribeOptions,
-    out: Output,
-    model: Option<&Path>,
-    threads: Option<usize>,
-) -> Result<(), String> {
-    setup_threads(threads);
-    let bytes: std::borrow::Cow<[u8]> = match model {
+fn model_bytes(model: Option<&Path>) -> Result<std::borrow::Cow<'static, [u8]>, String> {
+    Ok(match model {
         Some(p) => std::fs::read(p).map_err(|e| format!("cannot read model {}: {e}", p.display()))?.into(),
         None => DEFAULT_MODEL.into(),
-    };
-    let what = model.map_or("built-in model".to_string(), |p| p.display().to_string());
-    let engine = Transcriber::from_bytes(&bytes).map_err(|e| format!("{what}: {e}"))?;
+    })
+}
+
+fn model_name(model: Option<&Path>) -> String {
+    model.map_or("built-in model".to_string(), |p| p.display().to_string())
+}
+
+fn load_model(model: Option<&Path>) -> Result<Transcriber, String> {
+    Transcriber::from_bytes(&model_bytes(model)?).map_err(|e| format!("{}: {e}", model_name(model)))
+}
+
+/// `pianoscribe info`: what a bundle is, in a few lines.
+fn describe_model(cfg: &ModelConfig, bytes: usize) -> String {
+    let mut s = format!(
+        "family: {}
+size: {:.1} MB
+",
+        cfg.family.name(),
+        bytes as f64 / 1e6
+    );
+    let mel = cfg.mel();
+    s += &format!(
+        "input: {} Hz, window {}, hop {} ({:.1} ms frames), {} mel bands {}-{} Hz
+",
+        cfg.sample_rate,
+        cfg.window,
+        cfg.hop,
+        cfg.frame_seconds() * 1e3,
+        mel.n_mels,
+        mel.f_min,
+        mel.f_max
+    );
+    s += &format!(
+        "segments: {} s, {} s apart by default ({} s in Faster mode)
+",
+        cfg.segment_seconds,
+        cfg.default_hop_seconds(),
+        cfg.faster_hop_seconds()
+    );
+    if let Some(o) = cfg.onset_gated() {
+        let range = |v: &[f32]| {
+            let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+            if lo == hi {
+                format!("{lo}")
+            } else {
+                format!("{lo} to {hi}")
+            }
+        };
+        s += &format!(
+            "keys: {} from {}; thresholds: onset {}, frame {}
+",
+            o.keys(),
+            key_name(o.lowest_key as usize),
+            range(&o.thresholds.onset),
+            range(&o.thresholds.frame)
+        );
+    }
+    if let Some(p) = cfg.provenance.as_object() {
+        for (k, v) in p {
+            s += &format!(
+                "{k}: {}
+",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            );
+        }
+    }
+    s
+}
+
+fn transcribe(
+    engine: &Transcriber,
+    input: &Path,
+    output: &Path,
+    options: &TranscribeOptions,
+    out: Output,
+) -> Result<(), String> {
     if input.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(input)
             .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
@@ -180,7 +292,7 @@ fn transcribe(
             let stem = f.file_stem().unwrap_or_default();
             let dest = output.join(stem).with_extension("mid");
             eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
-            if let Err(e) = guarded(f, || transcribe_file(&engine, f, &dest, options, out)) {
+            if let Err(e) = guarded(f, || transcribe_file(engine, f, &dest, options.clone(), out)) {
                 eprintln!("error: {e}");
                 failed += 1;
             }
@@ -190,7 +302,7 @@ fn transcribe(
         }
         Ok(())
     } else {
-        guarded(input, || transcribe_file(&engine, input, output, options, out))
+        guarded(input, || transcribe_file(engine, input, output, options.clone(), out))
     }
 }
 

@@ -1,12 +1,51 @@
-//! Notes from model outputs: the semi-CRF Viterbi per track, the interval attributes (velocity, sub-frame
-//! endpoint refinement), and the stitching of overlapping segments into one transcription.
+//! Notes from model outputs, one decoder per model family ([`Decoder`]): for Transkun the semi-CRF Viterbi
+//! per track, the interval attributes (velocity, sub-frame endpoint refinement) and the stitching of
+//! overlapping segments (this file); for Onsets & Frames onset-gated decoding of frame probabilities
+//! ([`onset_gated`]).
 
 use rayon::prelude::*;
 
-use crate::config::ModelConfig;
+use crate::config::{DecoderConfig, ModelConfig, SemiCrfConfig};
 use crate::error::Result;
 use crate::model::{Attributes, ScoredTrack, SegmentOutput, TrackScores};
 use crate::notes::{sort_notes, Note, Pedal, PedalKind, Transcription};
+
+pub mod onset_gated;
+pub use onset_gated::OnsetGatedDecoder;
+
+/// A transcription's decoder state, per model family.
+pub enum Decoder {
+    SemiCrf(Stitcher),
+    OnsetGated(OnsetGatedDecoder),
+}
+
+impl Decoder {
+    pub fn new(cfg: &ModelConfig) -> Self {
+        match &cfg.decoder {
+            DecoderConfig::SemiCrf(crf) => Decoder::SemiCrf(Stitcher::new(cfg, crf)),
+            DecoderConfig::OnsetGated(o) => Decoder::OnsetGated(OnsetGatedDecoder::new(cfg, o)),
+        }
+    }
+
+    /// Notes found so far (the latest ones may still be revised by the next segment).
+    pub fn notes_so_far(&self) -> Vec<Note> {
+        match self {
+            Decoder::SemiCrf(s) => {
+                let events: Vec<_> = s.provisional().copied().collect();
+                to_transcription(&events).notes
+            }
+            Decoder::OnsetGated(d) => d.provisional(),
+        }
+    }
+
+    /// The transcription, once every segment is in.
+    pub fn finish(self) -> Transcription {
+        match self {
+            Decoder::SemiCrf(s) => to_transcription(&s.finish()),
+            Decoder::OnsetGated(d) => Transcription { notes: d.finish(), pedals: vec![] },
+        }
+    }
+}
 
 /// An interval decoded in one segment, before stitching. Times in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,6 +179,7 @@ pub struct SegmentEvents {
 /// network on the begin/end context rows of the intervals.
 pub fn decode_segment(
     cfg: &ModelConfig,
+    crf: &SemiCrfConfig,
     out: &SegmentOutput,
     forced_start: &[usize],
     scorer: impl Fn(usize) -> Result<ScoredTrack> + Sync,
@@ -161,7 +201,7 @@ pub fn decode_segment(
         }
     }
     let attrs = heads(&ctx_b, &ctx_e)?;
-    let n_vel = cfg.velocities;
+    let n_vel = crf.velocities;
     let frame_dur = cfg.frame_seconds();
     let last_frame = cfg.last_frame_index();
     let mut events = Vec::with_capacity(total);
@@ -176,7 +216,7 @@ pub fn decode_segment(
                 logits.iter().enumerate().fold((0, f32::NEG_INFINITY), |m, (i, &v)| if v > m.1 { (i, v) } else { m });
             let r = &attrs.refine_logits[idx * 4..][..4];
             let delta = |l: f32| {
-                ((continuous_bernoulli_mean(l) - 0.5) / cfg.refine.scale).clamp(-cfg.refine.clamp, cfg.refine.clamp)
+                ((continuous_bernoulli_mean(l) - 0.5) / crf.refine.scale).clamp(-crf.refine.clamp, crf.refine.clamp)
             };
             let start = ((b as f64 + delta(r[0]) as f64) * frame_dur).max(last_end);
             let end = ((e as f64 + delta(r[1]) as f64) * frame_dur).max(start + 1e-8);
@@ -187,7 +227,7 @@ pub fn decode_segment(
             if has_offset {
                 last_offset_frame[tr] = e;
             }
-            events.push(Event { start, end, pitch: cfg.tracks[tr], velocity: velocity.0 as u8, has_onset, has_offset });
+            events.push(Event { start, end, pitch: crf.tracks[tr], velocity: velocity.0 as u8, has_onset, has_offset });
             idx += 1;
         }
     }
@@ -205,13 +245,13 @@ pub struct Stitcher {
 }
 
 impl Stitcher {
-    pub fn new(cfg: &ModelConfig) -> Self {
-        let first = (cfg.pad_seconds() * cfg.sample_rate as f64 / cfg.hop as f64).floor() as usize;
+    pub fn new(cfg: &ModelConfig, crf: &SemiCrfConfig) -> Self {
+        let first = (cfg.lead_in_seconds() * cfg.sample_rate as f64 / cfg.hop as f64).floor() as usize;
         Stitcher {
             step_frames: cfg.step_samples() / cfg.hop,
-            forced_start: vec![first; cfg.tracks.len()],
-            by_pitch: vec![vec![]; cfg.tracks.len()],
-            track_of_pitch: cfg.tracks.iter().enumerate().map(|(i, &p)| (p, i)).collect(),
+            forced_start: vec![first; crf.tracks.len()],
+            by_pitch: vec![vec![]; crf.tracks.len()],
+            track_of_pitch: crf.tracks.iter().enumerate().map(|(i, &p)| (p, i)).collect(),
         }
     }
 
@@ -429,9 +469,10 @@ mod tests {
         let mut tracks = vec![-64, -67];
         tracks.extend(21..=108);
         let cfg = crate::config::tests::transkun_config();
-        let mut st = Stitcher::new(&cfg);
+        let crf = cfg.semi_crf().unwrap().clone();
+        let mut st = Stitcher::new(&cfg, &crf);
         assert_eq!(st.forced_start()[0], 344);
-        let n = cfg.tracks.len();
+        let n = crf.tracks.len();
         let seg = |events: Vec<Event>| SegmentEvents { events, last_offset_frame: vec![400; n] };
         // Segment 1 ends with a note still sounding at its right edge (no offset).
         st.push(-8.0, seg(vec![ev(10.0, 15.0, 60, true, false), ev(9.0, 9.5, 62, true, true)]));

@@ -1,14 +1,42 @@
-//! Front-end: one segment of 44.1 kHz PCM (any number of channels) -> log-mel features
-//! `[frame][mel bin][window]`, as transkun's `MelSpectrum` computes them (see docs in the model bundle):
-//! framing with half-window left padding, one gain normalisation per segment, a Hann window plus learned
-//! Gaussian windows, orthonormal rFFT power averaged over channels, an HTK mel filterbank, and a scaled log.
+//! Front-end: one segment of PCM at the model's rate (any number of channels) -> log-mel features
+//! `[frame][mel bin][window]`, one variant per model family:
+//! - Transkun: as transkun's `MelSpectrum` computes them (see docs in the model bundle): framing with
+//!   half-window left padding, one gain normalisation per segment, a Hann window plus learned Gaussian windows,
+//!   orthonormal rFFT power averaged over channels, an HTK mel filterbank, and a scaled log.
+//! - Onsets & Frames ([`log_mel`]): librosa's log-mel spectrogram of the mono mix.
 
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
-use crate::config::ModelConfig;
+use crate::config::{FrontEndConfig, MelBands, ModelConfig};
+
+mod log_mel;
+pub use log_mel::LogMelFrontEnd;
+
+/// The front-end of a model's family, built once per model.
+pub enum FrontEnd {
+    Transkun(TranskunFrontEnd),
+    LogMel(LogMelFrontEnd),
+}
+
+impl FrontEnd {
+    pub fn new(cfg: &ModelConfig) -> Self {
+        match &cfg.front_end {
+            FrontEndConfig::Transkun { .. } => FrontEnd::Transkun(TranskunFrontEnd::new(cfg)),
+            FrontEndConfig::LogMel { .. } => FrontEnd::LogMel(LogMelFrontEnd::new(cfg)),
+        }
+    }
+
+    /// `channels[c]` holds one segment of samples (all the same length). Returns the segment's features.
+    pub fn process(&self, channels: &[Vec<f32>]) -> Features {
+        match self {
+            FrontEnd::Transkun(f) => f.process(channels),
+            FrontEnd::LogMel(f) => f.process(channels),
+        }
+    }
+}
 
 /// Features of one segment, laid out `[frame][mel][window]` (the model's input `[1, T, n_mels, n_windows]`).
 #[derive(Debug, Clone)]
@@ -32,8 +60,8 @@ struct MelFilter {
     weights: Vec<f32>,
 }
 
-/// Built once per model; holds the FFT plan, the windows and the filterbank.
-pub struct FrontEnd {
+/// Transkun's front-end, built once per model; holds the FFT plan, the windows and the filterbank.
+pub struct TranskunFrontEnd {
     window: usize,
     hop: usize,
     frames: usize,
@@ -44,32 +72,32 @@ pub struct FrontEnd {
     fft: Arc<dyn RealToComplex<f32>>,
 }
 
-impl FrontEnd {
+impl TranskunFrontEnd {
+    /// Panics unless `cfg` is a Transkun configuration ([`FrontEnd::new`] picks the variant).
     pub fn new(cfg: &ModelConfig) -> Self {
+        let FrontEndConfig::Transkun { mel, log_eps, gain_eps, gaussian_windows } = &cfg.front_end else {
+            panic!("not a Transkun front-end")
+        };
         let n = cfg.window;
         let mut windows = vec![hann_periodic(n)];
-        for (&c, &s) in cfg.gaussian_windows.center_logits.iter().zip(&cfg.gaussian_windows.sigma_logits) {
+        for (&c, &s) in gaussian_windows.center_logits.iter().zip(&gaussian_windows.sigma_logits) {
             windows.push(gaussian_window(n, c, s));
         }
-        let n_freqs = n / 2 + 1;
-        let filters = mel_filterbank(n_freqs, cfg.mel.f_min, cfg.mel.f_max, cfg.mel.n_mels, cfg.sample_rate)
-            .into_iter()
-            .map(|col| {
-                let first = col.iter().position(|&w| w > 0.0).unwrap_or(0);
-                let last = col.iter().rposition(|&w| w > 0.0).unwrap_or(0);
-                MelFilter { first_bin: first, weights: col[first..=last.max(first)].to_vec() }
-            })
-            .collect();
-        FrontEnd {
+        TranskunFrontEnd {
             window: n,
             hop: cfg.hop,
             frames: cfg.frames_per_segment,
-            gain_eps: cfg.gain_eps,
-            log_eps: cfg.mel.log_eps as f32,
+            gain_eps: *gain_eps,
+            log_eps: *log_eps as f32,
             windows,
-            filters,
+            filters: sparse_filters(mel, n, cfg.sample_rate),
             fft: RealFftPlanner::<f32>::new().plan_fft_forward(n),
         }
+    }
+
+    /// The number of windows per frame (Hann plus the learned ones): the model's input's last axis.
+    pub fn windows(&self) -> usize {
+        self.windows.len()
     }
 
     /// `channels[c]` holds one segment of samples (all the same length). Returns the segment's features.
@@ -151,6 +179,18 @@ impl FrontEnd {
     }
 }
 
+/// The filterbank of `mel` for an FFT of `n` points, each filter as its run of non-zero weights.
+fn sparse_filters(mel: &MelBands, n: usize, sample_rate: u32) -> Vec<MelFilter> {
+    mel_filterbank(n / 2 + 1, mel, sample_rate)
+        .into_iter()
+        .map(|col| {
+            let first = col.iter().position(|&w| w > 0.0).unwrap_or(0);
+            let last = col.iter().rposition(|&w| w > 0.0).unwrap_or(0);
+            MelFilter { first_bin: first, weights: col[first..=last.max(first)].to_vec() }
+        })
+        .collect()
+}
+
 /// torch.hann_window(n) (periodic).
 fn hann_periodic(n: usize) -> Vec<f32> {
     (0..n).map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()) as f32).collect()
@@ -175,9 +215,11 @@ fn mel_to_hz_htk(m: f64) -> f64 {
     700.0 * (10f64.powf(m / 2595.0) - 1.0)
 }
 
-/// torchaudio.functional.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate), HTK scale, no norm.
+/// torchaudio.functional.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate) (HTK scale, no norm), or
+/// with `slaney_norm` librosa.filters.mel(htk=True) (each triangle scaled by 2 / its width in Hz).
 /// Returns one column (a filter over all FFT bins) per mel band.
-pub fn mel_filterbank(n_freqs: usize, f_min: f64, f_max: f64, n_mels: usize, sample_rate: u32) -> Vec<Vec<f32>> {
+pub fn mel_filterbank(n_freqs: usize, mel: &MelBands, sample_rate: u32) -> Vec<Vec<f32>> {
+    let MelBands { f_min, f_max, n_mels, slaney_norm } = *mel;
     let nyquist = (sample_rate / 2) as f64;
     let all_freqs: Vec<f64> = (0..n_freqs).map(|i| nyquist * i as f64 / (n_freqs - 1) as f64).collect();
     let (m_min, m_max) = (hz_to_mel_htk(f_min), hz_to_mel_htk(f_max));
@@ -186,12 +228,13 @@ pub fn mel_filterbank(n_freqs: usize, f_min: f64, f_max: f64, n_mels: usize, sam
     (0..n_mels)
         .map(|m| {
             let (lo, mid, hi) = (f_pts[m], f_pts[m + 1], f_pts[m + 2]);
+            let norm = if slaney_norm { 2.0 / (hi - lo) } else { 1.0 };
             all_freqs
                 .iter()
                 .map(|&f| {
                     let down = (f - lo) / (mid - lo);
                     let up = (hi - f) / (hi - mid);
-                    down.min(up).max(0.0) as f32
+                    (down.min(up).max(0.0) * norm) as f32
                 })
                 .collect()
         })
@@ -204,7 +247,8 @@ mod tests {
 
     #[test]
     fn mel_filters_are_triangles_within_range() {
-        let fb = mel_filterbank(2049, 30.0, 8000.0, 229, 44100);
+        let bands = MelBands { f_min: 30.0, f_max: 8000.0, n_mels: 229, slaney_norm: false };
+        let fb = mel_filterbank(2049, &bands, 44100);
         assert_eq!(fb.len(), 229);
         for col in &fb {
             let peak = col.iter().cloned().fold(0f32, f32::max);

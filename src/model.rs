@@ -1,9 +1,10 @@
 //! The model boundary: reads a pianoscribe model bundle (header JSON + ONNX graphs) from bytes and runs it
-//! with tract. This is the only module that imports tract; its types do not leak out.
+//! with tract. This is the only module that imports tract; its types do not leak out. One runner per model
+//! family: [`TranskunModel`] here, [`OnsetsFramesModel`] in `onsets_frames`; [`Model`] is either.
 //!
-//! Bundle layout (written by tools/convert/convert.py):
-//! `b"PSCBNDL1"`, u32 LE header length, header JSON (the [`ModelConfig`] plus `parts`: name, bytes, crc32),
-//! then the parts' bytes in order.
+//! Bundle layout (written by tools/convert/convert.py and tools/oaf/export.py):
+//! `b"PSCBNDL1"`, u32 LE header length, header JSON (the [`ModelConfig`]'s numbers, `family` first among
+//! them, plus `parts`: name, bytes, crc32), then the parts' bytes in order.
 
 use std::sync::Arc;
 
@@ -12,9 +13,12 @@ use tract_onnx::prelude::*;
 
 use tract_linalg::multithread::Executor;
 
-use crate::config::{ModelConfig, MAX_PARALLEL_SEGMENTS};
+use crate::config::{Family, ModelConfig, SemiCrfConfig, MAX_PARALLEL_SEGMENTS};
 use crate::error::{Error, Result};
 use crate::features::Features;
+
+mod onsets_frames;
+pub use onsets_frames::{FrameProbabilities, OnsetsFramesModel};
 
 const MAGIC: &[u8; 8] = b"PSCBNDL1";
 
@@ -27,8 +31,6 @@ struct Part {
 
 #[derive(Deserialize)]
 struct Header {
-    #[serde(flatten)]
-    config: ModelConfig,
     parts: Vec<Part>,
 }
 
@@ -53,6 +55,7 @@ impl<'a> Bundle<'a> {
             .ok_or_else(|| Error::ModelCorrupt(format!("header of {header_len} bytes is cut off")))?;
         let header: Header = serde_json::from_slice(header_bytes)
             .map_err(|e| Error::ModelCorrupt(format!("header is not valid: {e}")))?;
+        let config = ModelConfig::from_header(header_bytes)?;
         let mut offset = 12 + header_len;
         let mut parts = vec![];
         for p in &header.parts {
@@ -77,8 +80,7 @@ impl<'a> Bundle<'a> {
         if offset != bytes.len() {
             return Err(Error::ModelCorrupt(format!("{} unexpected bytes after the last part", bytes.len() - offset)));
         }
-        header.config.validate()?;
-        Ok(Bundle { config: header.config, parts })
+        Ok(Bundle { config, parts })
     }
 
     fn part(&self, name: &str) -> Result<&'a [u8]> {
@@ -94,6 +96,63 @@ impl<'a> Bundle<'a> {
 /// Reads only the model's numbers from a bundle (checksums included), without building the network.
 pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     Ok(Bundle::parse(bytes)?.config)
+}
+
+/// A loaded model of any family.
+pub enum Model {
+    Transkun(TranskunModel),
+    OnsetsFrames(OnsetsFramesModel),
+}
+
+/// What the network gives for one segment, per family.
+#[derive(Debug, Clone)]
+pub enum NetworkOutput {
+    /// Transkun: the context the interval scorer and the attribute heads read.
+    Intervals(SegmentOutput),
+    /// Onsets & Frames: per-frame, per-key probabilities.
+    Frames(FrameProbabilities),
+}
+
+impl Model {
+    /// Loads a bundle of any family from its bytes (the header's `family` picks the runner).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let bundle = Bundle::parse(bytes)?;
+        Ok(match bundle.config.family {
+            Family::Transkun => Model::Transkun(TranskunModel::from_bundle(bundle)?),
+            Family::OnsetsFrames => Model::OnsetsFrames(OnsetsFramesModel::from_bundle(bundle)?),
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        match self {
+            Model::Transkun(m) => m.config(),
+            Model::OnsetsFrames(m) => m.config(),
+        }
+    }
+
+    /// How many segments [`run_segments`](Self::run_segments) runs at once on this thread pool.
+    pub fn parallel_segments(&self) -> usize {
+        rayon::current_num_threads().clamp(1, MAX_PARALLEL_SEGMENTS)
+    }
+
+    /// Runs the network on several segments' features, each on its own thread when the pool has more than
+    /// one. tract spreads one segment's matrix products over threads, but everything else it runs on one,
+    /// so two threads made one Transkun segment only ~1.45x faster than one thread did; independent segments
+    /// side by side keep every thread busy.
+    pub fn run_segments(&self, feats: &[Features]) -> Vec<Result<NetworkOutput>> {
+        use rayon::prelude::*;
+        let run = |f: &Features| match self {
+            Model::Transkun(m) => m.run_backbone(f).map(NetworkOutput::Intervals),
+            Model::OnsetsFrames(m) => m.run(f).map(NetworkOutput::Frames),
+        };
+        if feats.len() < 2 || rayon::current_num_threads() < 2 {
+            return feats.iter().map(|f| with_threads(|| run(f))).collect();
+        }
+        // With a thread per segment, each runs tract on its own thread; spare threads help through the pool.
+        let inner =
+            if rayon::current_num_threads() > feats.len() { Executor::RayonGlobal } else { Executor::SingleThread };
+        feats.par_iter().map(|f| with_executor(inner.clone(), || run(f))).collect()
+    }
 }
 
 /// The backbone's output for one segment: per track and frame the context the interval scorer and the
@@ -270,11 +329,16 @@ fn load_graph(bytes: &[u8], name: &str, inputs: impl Fn(&InferenceModel) -> Vec<
 }
 
 impl TranskunModel {
-    /// Loads a bundle from bytes (no filesystem needed, so the browser can use it too).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let bundle = Bundle::parse(bytes)?;
+    fn from_bundle(bundle: Bundle) -> Result<Self> {
         let cfg = bundle.config.clone();
-        let feats_shape = [1, cfg.frames_per_segment, cfg.mel.n_mels, cfg.n_windows()];
+        let crf = semi_crf(&cfg)?;
+        let windows = match &cfg.front_end {
+            crate::config::FrontEndConfig::Transkun { gaussian_windows, .. } => {
+                1 + gaussian_windows.center_logits.len()
+            }
+            _ => return Err(Error::ModelMismatch("a Transkun model needs its own front-end".into())),
+        };
+        let feats_shape = [1, cfg.frames_per_segment, cfg.mel().n_mels, windows];
         let feats = f32::fact(feats_shape);
         // The position embeddings depend on the segment's shape only: run their graph once, keep its outputs.
         let positions = load_graph(bundle.part("positions")?, "positions", |_| vec![feats.clone()])?;
@@ -287,10 +351,10 @@ impl TranskunModel {
         })?;
         check_backbone_outputs(backbone.model().outputs.len())?;
         let scorer = load_graph(bundle.part("scorer")?, "scorer", |_| {
-            vec![f32::fact([1, cfg.frames_per_segment, cfg.context_size])]
+            vec![f32::fact([1, cfg.frames_per_segment, crf.context_size])]
         })?;
         let heads = load_graph(bundle.part("heads")?, "heads", |m| {
-            let ctx = f32::fact(&[TDim::Sym(m.sym("n")), cfg.context_size.into()]);
+            let ctx = f32::fact(&[TDim::Sym(m.sym("n")), crf.context_size.into()]);
             vec![ctx.clone(), ctx]
         })?;
         Ok(TranskunModel { config: cfg, backbone, scorer, heads, positions })
@@ -300,26 +364,6 @@ impl TranskunModel {
         &self.config
     }
 
-    /// How many segments [`run_segments`](Self::run_segments) runs at once on this thread pool.
-    pub fn parallel_segments(&self) -> usize {
-        rayon::current_num_threads().clamp(1, MAX_PARALLEL_SEGMENTS)
-    }
-
-    /// Runs the network on several segments' features, each on its own thread when the pool has more than
-    /// one. tract spreads one segment's matrix products over threads, but everything else it runs on one,
-    /// so two threads made one segment only ~1.45x faster than one thread did; independent segments side by
-    /// side keep every thread busy.
-    pub fn run_segments(&self, feats: &[Features]) -> Vec<Result<SegmentOutput>> {
-        use rayon::prelude::*;
-        if feats.len() < 2 || rayon::current_num_threads() < 2 {
-            return feats.iter().map(|f| with_threads(|| self.run_backbone(f))).collect();
-        }
-        // With a thread per segment, each runs tract on its own thread; spare threads help through the pool.
-        let inner =
-            if rayon::current_num_threads() > feats.len() { Executor::RayonGlobal } else { Executor::SingleThread };
-        feats.par_iter().map(|f| with_executor(inner.clone(), || self.run_backbone(f))).collect()
-    }
-
     fn run_backbone(&self, feats: &Features) -> Result<SegmentOutput> {
         let cfg = &self.config;
         let input = Tensor::from_shape(&[1, feats.frames, feats.mels, feats.windows], &feats.data)
@@ -327,7 +371,8 @@ impl TranskunModel {
         let mut inputs = tvec!(input.into());
         inputs.extend(self.positions.iter().cloned());
         let outputs = self.backbone.run(inputs).map_err(inference("backbone"))?;
-        let (tracks, frames, dim) = (cfg.tracks.len(), cfg.frames_per_segment, cfg.context_size);
+        let crf = semi_crf(cfg)?;
+        let (tracks, frames, dim) = (crf.tracks.len(), cfg.frames_per_segment, crf.context_size);
         check_backbone_outputs(outputs.len())?;
         let ctx = outputs.into_iter().next().unwrap();
         let (ctx, stride) = Plane::per_frame(ctx, tracks, frames, dim, "backbone ctx")?;
@@ -351,7 +396,8 @@ impl TranskunModel {
     /// Velocity and endpoint-refinement logits for intervals given by their begin and end context rows
     /// (`n` rows of `context_size` each).
     pub fn attributes(&self, ctx_begin: &[f32], ctx_end: &[f32]) -> Result<Attributes> {
-        let dim = self.config.context_size;
+        let crf = semi_crf(&self.config)?;
+        let dim = crf.context_size;
         let n = ctx_begin.len() / dim;
         if n == 0 {
             return Ok(Attributes { velocity_logits: vec![], refine_logits: vec![] });
@@ -363,10 +409,15 @@ impl TranskunModel {
             return Err(Error::ModelMismatch(format!("heads has {} outputs, expected 2", out.len())));
         }
         Ok(Attributes {
-            velocity_logits: to_vec(&out[0], &[n, self.config.velocities], "velocity logits")?,
+            velocity_logits: to_vec(&out[0], &[n, crf.velocities], "velocity logits")?,
             refine_logits: to_vec(&out[1], &[n, 4], "refine logits")?,
         })
     }
+}
+
+/// The semi-CRF numbers of a Transkun configuration.
+fn semi_crf(cfg: &ModelConfig) -> Result<&SemiCrfConfig> {
+    cfg.semi_crf().ok_or_else(|| Error::ModelMismatch(format!("a {} model has no interval scorer", cfg.family.name())))
 }
 
 /// The backbone's one output is `ctx`; bundles from before had `scores` and `ctx` (or `q`, `k`, `d`, `ctx`).
@@ -410,12 +461,12 @@ mod tests {
 
     #[test]
     fn rejects_non_bundles() {
-        assert!(matches!(TranskunModel::from_bytes(b"RIFF....WAVEfmt "), Err(Error::ModelFormat(_))));
-        assert!(matches!(TranskunModel::from_bytes(b""), Err(Error::ModelFormat(_))));
+        assert!(matches!(Model::from_bytes(b"RIFF....WAVEfmt "), Err(Error::ModelFormat(_))));
+        assert!(matches!(Model::from_bytes(b""), Err(Error::ModelFormat(_))));
         let mut truncated = MAGIC.to_vec();
         truncated.extend_from_slice(&100u32.to_le_bytes());
         truncated.extend_from_slice(b"{}");
-        assert!(matches!(TranskunModel::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
+        assert!(matches!(Model::from_bytes(&truncated), Err(Error::ModelCorrupt(_))));
     }
 
     /// A backbone with the outputs of older converters (scores, ctx or q, k, d, ctx) is refused, saying what to do.
@@ -456,7 +507,7 @@ mod tests {
         old.extend_from_slice(&(header.len() as u32).to_le_bytes());
         old.extend_from_slice(&header);
         old.extend_from_slice(&payload);
-        match TranskunModel::from_bytes(&old) {
+        match Model::from_bytes(&old) {
             Err(Error::ModelMismatch(m)) => assert!(m.contains("'positions'"), "{m}"),
             other => panic!("expected a model mismatch, got {:?}", other.err()),
         }

@@ -2,11 +2,11 @@
 //! Memory stays bounded by those segments' audio and network outputs, whatever the length of the recording.
 
 use crate::audio::{PcmSource, Resampler};
-use crate::config::{ModelConfig, TranscribeOptions};
-use crate::decode::{decode_segment, to_transcription, Stitcher};
+use crate::config::{DecoderConfig, ModelConfig, TranscribeOptions};
+use crate::decode::{decode_segment, Decoder};
 use crate::error::{Error, Result};
 use crate::features::FrontEnd;
-use crate::model::TranskunModel;
+use crate::model::{Model, NetworkOutput};
 use crate::notes::{extend_with_sustain, Note, Transcription};
 
 /// Reported after each segment.
@@ -20,7 +20,7 @@ pub struct Progress<'a> {
     /// Seconds spent so far in each stage: the front-end, the network, and decoding (Viterbi, attribute
     /// heads, stitching).
     pub stage_seconds: StageSeconds,
-    stitcher: &'a Stitcher,
+    decoder: &'a Decoder,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,8 +47,7 @@ fn now() -> f64 {
 impl Progress<'_> {
     /// Notes found so far (the latest ones may still be revised by the next segment).
     pub fn notes_so_far(&self) -> Vec<Note> {
-        let events: Vec<_> = self.stitcher.provisional().copied().collect();
-        to_transcription(&events).notes
+        self.decoder.notes_so_far()
     }
 }
 
@@ -61,30 +60,27 @@ pub enum Flow {
 
 /// A loaded model with its front-end, ready to transcribe any number of recordings.
 pub struct Transcriber {
-    model: TranskunModel,
+    model: Model,
     front: FrontEnd,
 }
 
 impl Transcriber {
-    pub fn new(model: TranskunModel) -> Self {
+    pub fn new(model: Model) -> Self {
         let front = FrontEnd::new(model.config());
         Transcriber { model, front }
     }
 
     pub fn from_bytes(model_bytes: &[u8]) -> Result<Self> {
-        Ok(Self::new(TranskunModel::from_bytes(model_bytes)?))
+        Ok(Self::new(Model::from_bytes(model_bytes)?))
     }
 
     pub fn config(&self) -> &ModelConfig {
         self.model.config()
     }
 
-    /// The model's numbers with the user's segment hop, if any.
+    /// The model's numbers as the options set them (segment hop, thresholds).
     fn effective_config(&self, options: &TranscribeOptions) -> Result<ModelConfig> {
-        match options.segment_hop_seconds {
-            Some(hop) => self.config().with_segment_hop(hop),
-            None => Ok(self.config().clone()),
-        }
+        self.config().with_options(options)
     }
 
     /// Number of segments for a recording of `frames` samples at `rate` Hz.
@@ -107,12 +103,13 @@ impl Transcriber {
             total: total_frames.map(|f| segment_count(&cfg, f, sample_rate)),
             resampler: Resampler::new(sample_rate, cfg.sample_rate, channels),
             // The padded signal from the current segment's start on.
-            buf: vec![vec![0.0; cfg.pad_samples()]; channels],
-            stitcher: Stitcher::new(&cfg),
+            buf: vec![vec![0.0; cfg.lead_in_samples()]; channels],
+            decoder: Decoder::new(&cfg),
             cfg,
             options,
             channels,
             received: 0,
+            resampled: 0,
             pending: vec![],
             done: 0,
             times: StageSeconds::default(),
@@ -137,7 +134,7 @@ impl Transcriber {
 /// Segments the pipeline runs: one per segment start, leaving out those that would hold only end padding.
 fn segment_count(cfg: &ModelConfig, frames: u64, rate: u32) -> usize {
     let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
-    (resampled + cfg.pad_samples()).div_ceil(cfg.step_samples())
+    (resampled + cfg.lead_in_samples()).div_ceil(cfg.step_samples())
 }
 
 /// A transcription in progress: PCM goes in as it arrives (decoded piece by piece, from a file or the browser),
@@ -150,7 +147,9 @@ pub struct Session {
     resampler: Resampler,
     buf: Vec<Vec<f32>>,
     received: u64,
-    stitcher: Stitcher,
+    /// Samples at the model's rate so far.
+    resampled: usize,
+    decoder: Decoder,
     /// Segments cut from the signal whose network has not run yet: up to the model's parallel batch.
     pending: Vec<Vec<Vec<f32>>>,
     done: usize,
@@ -185,10 +184,14 @@ impl Session {
         }
         let tail = self.resampler.finish();
         self.append(tail);
-        // The reference also runs the last segment, which holds nothing but end padding; silence decodes to no
-        // events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and saves
-        // one segment per recording (a 69 s piece: 11 -> 10).
-        let (step, pad) = (self.cfg.step_samples(), self.cfg.pad_samples());
+        if let Decoder::OnsetGated(d) = &mut self.decoder {
+            // Frames are centred on every hop-th sample: one more than whole hops.
+            d.set_frame_limit(self.resampled / self.cfg.hop + 1);
+        }
+        // Transkun's reference also runs the last segment, which holds nothing but end padding; silence decodes
+        // to no events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and
+        // saves one segment per recording (a 69 s piece: 11 -> 10).
+        let (step, pad) = (self.cfg.step_samples(), self.cfg.lead_in_samples());
         let mut to_end = self.buf[0].len(); // samples before the end padding
         self.buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
         while to_end > 0 {
@@ -197,7 +200,7 @@ impl Session {
             to_end = to_end.saturating_sub(step);
         }
         self.flush(t, on_progress)?;
-        let mut out = to_transcription(&self.stitcher.finish());
+        let mut out = self.decoder.finish();
         if self.options.pedal_extend {
             out.notes = extend_with_sustain(&out.notes, &out.pedals);
         }
@@ -208,6 +211,7 @@ impl Session {
     }
 
     fn append(&mut self, chunk: Vec<Vec<f32>>) {
+        self.resampled += chunk.first().map_or(0, Vec::len);
         for (b, c) in self.buf.iter_mut().zip(chunk) {
             b.extend_from_slice(&c);
         }
@@ -250,18 +254,29 @@ impl Session {
         self.times.network += t2 - t1;
         for out in outputs {
             let decode_start = now();
-            let out = out?;
-            let events = decode_segment(
-                cfg,
-                &out,
-                self.stitcher.forced_start(),
-                |track| t.model.track_scores(&out, track),
-                |b, e| t.model.attributes(b, e),
-            )?;
-            drop(out); // before the progress report, which may measure memory
             let start = self.done * cfg.step_samples();
-            let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.pad_seconds();
-            self.stitcher.push(begin_time, events);
+            let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.lead_in_seconds();
+            match (out?, &mut self.decoder, &t.model, &cfg.decoder) {
+                (
+                    NetworkOutput::Intervals(out),
+                    Decoder::SemiCrf(stitcher),
+                    Model::Transkun(m),
+                    DecoderConfig::SemiCrf(crf),
+                ) => {
+                    let events = decode_segment(
+                        cfg,
+                        crf,
+                        &out,
+                        stitcher.forced_start(),
+                        |track| m.track_scores(&out, track),
+                        |b, e| m.attributes(b, e),
+                    )?;
+                    drop(out); // before the progress report, which may measure memory
+                    stitcher.push(begin_time, events);
+                }
+                (NetworkOutput::Frames(p), Decoder::OnsetGated(d), ..) => d.push(&p),
+                _ => return Err(Error::ModelMismatch("the network's output does not fit its decoder".into())),
+            }
             self.times.decode += now() - decode_start;
             self.done += 1;
             let progress = Progress {
@@ -270,7 +285,7 @@ impl Session {
                 segments_done: self.done,
                 segments_total: self.total,
                 stage_seconds: self.times,
-                stitcher: &self.stitcher,
+                decoder: &self.decoder,
             };
             if on_progress(&progress) == Flow::Cancel {
                 return Err(Error::Cancelled);

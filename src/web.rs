@@ -26,7 +26,7 @@ use crate::audio::container::{planar, Demuxer as Container, PacketTime};
 use crate::audio::timeline::Timeline;
 use crate::audio::AacConfig;
 use crate::notes::Note;
-use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription, FAST_SEGMENT_HOP_SECONDS};
+use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription};
 
 pub use wasm_bindgen_rayon::init_thread_pool;
 
@@ -79,16 +79,28 @@ impl Engine {
         Ok(Engine { inner: Rc::new(Transcriber::from_bytes(model).map_err(js_err)?) })
     }
 
-    /// The options a transcription uses when none are given (`TranscribeOptions`, camelCase keys).
+    /// This model's default options (`TranscribeOptions`, camelCase keys, the segment hop filled in).
     #[wasm_bindgen(js_name = defaultOptions)]
-    pub fn default_options() -> JsValue {
-        to_js(&TranscribeOptions::default())
+    pub fn default_options(&self) -> JsValue {
+        let hop = self.inner.config().default_hop_seconds();
+        to_js(&TranscribeOptions { segment_hop_seconds: Some(hop), ..Default::default() })
     }
 
-    /// The options of the "Faster" mode.
+    /// The options of this model's "Faster" mode.
     #[wasm_bindgen(js_name = fasterOptions)]
-    pub fn faster_options() -> JsValue {
-        to_js(&TranscribeOptions { segment_hop_seconds: Some(FAST_SEGMENT_HOP_SECONDS), ..Default::default() })
+    pub fn faster_options(&self) -> JsValue {
+        let hop = self.inner.config().faster_hop_seconds();
+        to_js(&TranscribeOptions { segment_hop_seconds: Some(hop), ..Default::default() })
+    }
+
+    /// What the model is: `{ family, segmentSeconds, sampleRate }`.
+    pub fn model(&self) -> JsValue {
+        let cfg = self.inner.config();
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"family".into(), &cfg.family.name().into());
+        let _ = Reflect::set(&o, &"segmentSeconds".into(), &cfg.segment_seconds.into());
+        let _ = Reflect::set(&o, &"sampleRate".into(), &cfg.sample_rate.into());
+        o.into()
     }
 }
 

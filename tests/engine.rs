@@ -183,7 +183,7 @@ fn progress_rises_to_one_and_cancel_stops() {
     // At the reference's 8 s hop the 4 s clip takes two segments (one at the default hop).
     let at_8s = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
     let t = engine()
-        .transcribe(&mut src, at_8s, &mut |p| {
+        .transcribe(&mut src, at_8s.clone(), &mut |p| {
             fractions.push(p.fraction.unwrap());
             Flow::Continue
         })
@@ -240,7 +240,7 @@ fn fast_mode_runs_fewer_segments_and_checks_the_hop() {
         (count(minute, &reference), count(minute, &TranscribeOptions::default()), count(minute, &fast)),
         (9, 6, 5)
     );
-    let (t, segments) = transcribe_counting(rate, pcm.clone(), fast).unwrap();
+    let (t, segments) = transcribe_counting(rate, pcm.clone(), fast.clone()).unwrap();
     assert_eq!(segments, count(pcm[0].len() as u64, &fast));
     assert_eq!(evaluate(&truth, &t.notes, &EvalOptions::default()).note.f1, 1.0, "{:?}", t.notes);
     for bad in [0.0, 1.0, 16.0, f64::NAN] {

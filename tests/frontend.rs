@@ -26,7 +26,7 @@ fn features_match_transkun() {
     let segment: Vec<Vec<f32>> = pcm
         .iter()
         .map(|c| {
-            let mut s = vec![0f32; cfg.pad_samples()];
+            let mut s = vec![0f32; cfg.lead_in_samples()];
             s.extend_from_slice(c);
             s.resize(cfg.segment_samples(), 0.0);
             s

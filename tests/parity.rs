@@ -57,7 +57,7 @@ fn transcribe_all(options: TranscribeOptions) -> Vec<(&'static str, Vec<pianoscr
         .iter()
         .map(|stem| {
             let mut src = AudioFile::open(&shared(&format!("data/maps-dev/{stem}.flac"))).unwrap();
-            (*stem, engine().transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes)
+            (*stem, engine().transcribe(&mut src, options.clone(), &mut |_| Flow::Continue).unwrap().notes)
         })
         .collect()
 }

@@ -124,7 +124,8 @@ function describeEngine(info) {
   line.dataset.threads = String(info.threads);
   line.dataset.simd = info.simd;
   const hop = info.faster.segmentHopSeconds;
-  $('fast-label').title = `Segments overlap by ${16 - hop} s instead of ${16 - info.defaults.segmentHopSeconds} s: less work, about the same accuracy (see the README)`;
+  const seg = info.model.segmentSeconds;
+  $('fast-label').title = `Segments overlap by ${seg - hop} s instead of ${seg - info.defaults.segmentHopSeconds} s: less work, about the same accuracy (see the README)`;
 }
 
 // The options object of the engine (TranscribeOptions): its defaults, or the Faster mode's, and the boxes.

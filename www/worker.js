@@ -59,7 +59,7 @@ async function init(m) {
   }
   post({
     type: 'ready', threads: wasm.threadCount(), simd: build.simd,
-    defaults: wasm.Engine.defaultOptions(), faster: wasm.Engine.fasterOptions(),
+    defaults: engine.defaultOptions(), faster: engine.fasterOptions(), model: engine.model(),
   });
 }
 

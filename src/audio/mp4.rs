@@ -210,7 +210,7 @@ mod tests {
         let explicit = [0b0010_1111, 0b1000_0000, 0b0001_0101, 0b1000_1001, 0b0001_0000];
         assert_eq!(cfg(&explicit), Some(AacConfig { object_type: 5, channels: Some(2) }));
         // 31, then 6 bits of 7 (39 = 32 + 7), rate index 3 (48 kHz), 1 channel
-        let escaped = [0b1111_1001, 0b1100_1100, 0b0100_0000];
+        let escaped = [0b1111_1000, 0b1110_0110, 0b0010_0000];
         assert_eq!(cfg(&escaped), Some(AacConfig { object_type: 39, channels: Some(1) }));
         // a 5.1 layout (configuration 6) and a count left to the program config element (0)
         assert_eq!(cfg(&[0x11, 0xb0]).unwrap().channels, None);

@@ -1,0 +1,173 @@
+//! The Onsets & Frames path against its references, on real audio (10 s of a maps-dev recording):
+//! the front-end against librosa, and the network's stitched probabilities and the notes against PyTorch
+//! (tools/oaf: the same seeded weights, PyTorch's forward, infer.py's windows and decoding). The fixtures come
+//! from `tools/oaf/run.sh fixtures`; the bundle is a tiny seeded network with f32 weights and 4 s windows 3 s
+//! apart, so that the 10 s cross several window boundaries.
+#![cfg(not(target_arch = "wasm32"))]
+
+use pianoscribe::audio::PcmBuffer;
+use pianoscribe::features::FrontEnd;
+use pianoscribe::model::{Model, NetworkOutput};
+use pianoscribe::{Error, Flow, ModelConfig, Note, TranscribeOptions, Transcriber};
+
+mod common;
+use common::{load_pcm, repo, shared};
+
+const AUDIO: &str = "data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac";
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(repo("tests/fixtures").join(name)).unwrap_or_else(|e| panic!("tests/fixtures/{name}: {e}"))
+}
+
+fn f32s(name: &str) -> Vec<f32> {
+    fixture(name).chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+}
+
+fn meta() -> serde_json::Value {
+    serde_json::from_slice(&fixture("oaf-parity.json")).unwrap()
+}
+
+/// The excerpt the fixtures were made from: mono, 16 kHz (the model's rate: no resampling).
+fn excerpt() -> Vec<f32> {
+    let (rate, pcm) = load_pcm(&shared(AUDIO));
+    assert_eq!(rate, 16_000);
+    let seconds = meta()["seconds"].as_f64().unwrap();
+    pcm[0][..(seconds * rate as f64) as usize].to_vec()
+}
+
+fn tiny() -> Transcriber {
+    Transcriber::from_bytes(&fixture("oaf-tiny.pscb")).unwrap()
+}
+
+/// librosa's log-mel of the first window (`tools/oaf/frontend.py`, librosa_log_mel) against ours. The dB
+/// values span about -100 to 40; float32 rounding in the two FFTs differs most where the power is smallest.
+#[test]
+fn front_end_matches_librosa() {
+    let t = tiny();
+    let cfg = t.config();
+    let audio = excerpt();
+    let window = audio[..cfg.segment_samples()].to_vec();
+    let ours = FrontEnd::new(cfg).process(&[window]);
+    let theirs = f32s("oaf-parity-librosa.f32");
+    assert_eq!(ours.frames * ours.mels, theirs.len());
+    assert_eq!(meta()["librosa_frames"].as_u64().unwrap() as usize, ours.frames);
+    let (mut worst, mut worst_loud) = (0f32, 0f32);
+    for (a, b) in ours.data.iter().zip(&theirs) {
+        let d = (a - b).abs();
+        worst = worst.max(d);
+        if *b > -60.0 {
+            worst_loud = worst_loud.max(d);
+        }
+    }
+    eprintln!("front-end vs librosa: max difference {worst} dB ({worst_loud} dB above -60 dB)");
+    assert!(worst_loud < 0.01, "max difference above -60 dB: {worst_loud} dB");
+    assert!(worst < 0.05, "max difference: {worst} dB");
+}
+
+/// The probabilities the engine's windows give, stitched as the pipeline stitches them (the middle `step`
+/// frames of each window), against PyTorch's.
+#[test]
+fn probabilities_match_pytorch() {
+    let bundle = fixture("oaf-tiny.pscb");
+    let model = Model::from_bytes(&bundle).unwrap();
+    let cfg: &ModelConfig = model.config();
+    let front = FrontEnd::new(cfg);
+    let audio = excerpt();
+    let (hop, seg) = (cfg.hop, cfg.segment_samples());
+    let (lead, step) = (cfg.lead_in_frames(), cfg.step_samples() / hop);
+    let mut padded = vec![0f32; lead * hop];
+    padded.extend_from_slice(&audio);
+    padded.resize(padded.len() + seg, 0.0);
+    let total = 1 + audio.len() / hop;
+    let keys = 88;
+    let mut ours = vec![vec![]; 4];
+    let mut k = 0;
+    while k * step * hop < audio.len() + lead * hop {
+        let feats = front.process(&[padded[k * step * hop..][..seg].to_vec()]);
+        let Ok(NetworkOutput::Frames(p)) = model.run_segments(&[feats]).remove(0) else { panic!("no frames") };
+        for (o, head) in ours.iter_mut().zip([&p.onset, &p.offset, &p.frame, &p.velocity]) {
+            o.extend_from_slice(&head[lead * keys..(lead + step) * keys]);
+        }
+        k += 1;
+    }
+    let theirs = f32s("oaf-parity-probabilities.f32");
+    assert_eq!(theirs.len(), 4 * total * keys);
+    for (h, name) in ["onset", "offset", "frame", "velocity"].iter().enumerate() {
+        let mine = &ours[h][..total * keys];
+        let reference = &theirs[h * total * keys..][..total * keys];
+        let worst = mine.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        eprintln!("{name}: max difference from PyTorch {worst:e}");
+        assert!(worst < 1e-4, "{name}: max difference {worst}");
+    }
+}
+
+fn notes_of(t: &Transcriber, options: TranscribeOptions) -> Vec<Note> {
+    let mut src = PcmBuffer::new(16_000, vec![excerpt()]).unwrap();
+    t.transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes
+}
+
+/// The whole pipeline's notes against infer.py's decoding of PyTorch's probabilities: same notes, frame-exact.
+#[test]
+fn notes_match_pytorch() {
+    let ours = notes_of(&tiny(), TranscribeOptions::default());
+    let theirs: Vec<Note> = meta()["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| Note {
+            onset: n[0].as_f64().unwrap(),
+            offset: n[1].as_f64().unwrap(),
+            pitch: n[2].as_u64().unwrap() as u8,
+            velocity: n[3].as_u64().unwrap() as u8,
+        })
+        .collect();
+    assert!(theirs.len() > 50, "the fixture should exercise the decoder ({} notes)", theirs.len());
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        let same = a.pitch == b.pitch
+            && a.velocity == b.velocity
+            && (a.onset - b.onset).abs() < 1e-5
+            && (a.offset - b.offset).abs() < 1e-5;
+        assert!(same, "ours {a:?}, PyTorch's {b:?}");
+    }
+}
+
+#[test]
+fn a_higher_onset_threshold_gives_fewer_notes() {
+    let t = tiny();
+    let with = |p: f32| notes_of(&t, TranscribeOptions { onset_threshold: Some(p), ..Default::default() }).len();
+    let (low, high) = (with(0.3), with(0.9));
+    assert!(high < low, "onset threshold 0.9: {high} notes, 0.3: {low}");
+}
+
+/// Bundles that are not what they say: another family's name, a network part missing, a cut-off file.
+#[test]
+fn broken_bundles_are_clear_errors() {
+    let bundle = fixture("oaf-tiny.pscb");
+    let hlen = u32::from_le_bytes(bundle[8..12].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bundle[12..12 + hlen]).unwrap();
+    let rebuild = |header: &serde_json::Value| {
+        let h = serde_json::to_vec(header).unwrap();
+        let mut b = bundle[..8].to_vec();
+        b.extend_from_slice(&(h.len() as u32).to_le_bytes());
+        b.extend_from_slice(&h);
+        b.extend_from_slice(&bundle[12 + hlen..]);
+        b
+    };
+    let mut unknown = header.clone();
+    unknown["family"] = "magenta-mt3".into();
+    let e = Transcriber::from_bytes(&rebuild(&unknown)).err().unwrap();
+    assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'magenta-mt3'")), "{e}");
+    let mut renamed = header.clone();
+    renamed["parts"][0]["name"] = "backbone".into();
+    let e = Transcriber::from_bytes(&rebuild(&renamed)).err().unwrap();
+    assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'network'")), "{e}");
+    let e = Transcriber::from_bytes(&bundle[..bundle.len() / 2]).err().unwrap();
+    assert!(matches!(e, Error::ModelCorrupt(_)), "{e}");
+    // Thresholds options are refused for a Transkun model, named for what they are.
+    let e = common::engine()
+        .start(16_000, 1, None, TranscribeOptions { onset_threshold: Some(0.5), ..Default::default() })
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("Onsets & Frames"), "{e}");
+}
