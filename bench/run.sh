@@ -2,7 +2,9 @@
 # Benchmark: the Python reference (its own venv, 2 threads), the native CLI and the page in headless
 # Chromium (1 and 2 threads, relaxed-SIMD build; plus 2 threads on the plain-SIMD build) on the same
 # recordings, in one run: the reference at its own 8 s segment hop (what every ratio is against) and at our
-# default hop, our runners at the default hop, the CLI at the reference's hop, then the "Faster" mode of each.
+# default hop, our runners at the default hop, the CLI at the reference's hop, then the "Faster" mode of each,
+# then the CLI with an Onsets & Frames network of the 2019 size (seeded weights from tools/oaf/export.py: the
+# same graph and cost as a trained one, for speed only).
 # Prints times (native: the faster of two runs), ratios to the reference, real-time factors and peak memory.
 # Not a test: numbers on a noisy machine are compared within one run.
 #   bench/run.sh [AUDIO ...]     (default: the 69 s maps-dev piece)
@@ -14,10 +16,12 @@ files=("$@")
 command -v chromium >/dev/null 2>&1 || { echo "bench/run.sh: the page rows need Debian's chromium (apt-get install chromium; ./build.sh test installs it)" >&2; exit 1; }
 venv="bench/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" soundfile soxr
+"$venv/bin/pip" install -q "transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" soundfile soxr \
+  "onnx==1.23.*" onnxruntime "librosa==0.11.*"
 ./build.sh web >/dev/null
 cargo build --release --quiet
 out="$(mktemp -d)"
+"$venv/bin/python" tools/oaf/export.py --out "$out/oaf-2019.pscb" --size 2019 --seed 1 >/dev/null 2>&1
 printf '%-34s %8s %9s %8s %7s %9s\n' file runner seconds vs_ref RTF peak_MB
 for f in "${files[@]}"; do
   dur="$("$venv/bin/python" -c "import soundfile,sys; print(soundfile.info(sys.argv[1]).duration)" "$f")"
@@ -58,4 +62,5 @@ for f in "${files[@]}"; do
   row "ref-${fast_hop}s" "$(fastest run_reference "$fast_hop")" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
   row cli-fast "$(fastest run_cli --fast)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
   row wasm-2-fast "$(browser 2 fast)" "$ref_s" "-"
+  row cli-oaf "$(fastest run_cli --model "$out/oaf-2019.pscb")" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
 done

@@ -6,9 +6,11 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::config::{key_name, read_thresholds};
-use pianoscribe::model::read_config;
-use pianoscribe::{metrics, midi, Error, Flow, ModelConfig, Progress, StageSeconds, TranscribeOptions, Transcriber};
+use pianoscribe::config::{key_name, read_thresholds, write_thresholds};
+use pianoscribe::model::{read_config, with_thresholds};
+use pianoscribe::{
+    calibrate, metrics, midi, Error, Flow, ModelConfig, Progress, StageSeconds, TranscribeOptions, Transcriber,
+};
 
 /// The default model, converted from Transkun V2 by tools/convert (see models/README.md).
 static DEFAULT_MODEL: &[u8] = include_bytes!("../models/transkun-v2.pscb");
@@ -70,6 +72,27 @@ enum Command {
         /// Print where the time went (front-end, network, decoding).
         #[arg(long)]
         profile: bool,
+    },
+    /// Choose an Onsets & Frames model's onset and frame thresholds per register on recordings with
+    /// reference notes (matched by file stem), print the note F1 before and after, and write them as a
+    /// thresholds file (and, with --bundle, into a copy of the model).
+    Calibrate {
+        /// The Onsets & Frames bundle.
+        #[arg(long)]
+        model: PathBuf,
+        /// Audio file or folder (validation recordings: not the ones you report scores on).
+        audio: PathBuf,
+        /// Folder of reference transcriptions (note tables or MIDI) named like the audio files.
+        reference: PathBuf,
+        /// The thresholds file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write a copy of the model with these thresholds as its defaults.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Print what a model bundle is: family, size, numbers, provenance and scores.
     Info {
@@ -161,6 +184,10 @@ pub fn main() -> i32 {
                 thresholds,
             };
             transcribe(&engine, &input, &output, &options, Output { tsv, profile })
+        }
+        Command::Calibrate { model, audio, reference, output, bundle, threads } => {
+            setup_threads(threads);
+            calibrate(&model, &audio, &reference, &output, bundle.as_deref())
         }
         Command::Info { model } => {
             let bytes = model_bytes(model.as_deref())?;
@@ -277,15 +304,7 @@ fn transcribe(
     out: Output,
 ) -> Result<(), String> {
     if input.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-            .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && is_audio(p))
-            .collect();
-        files.sort();
-        if files.is_empty() {
-            return Err(format!("no audio files ({}) in {}", AUDIO_EXTENSIONS.join(", "), input.display()));
-        }
+        let files = audio_files(input)?;
         std::fs::create_dir_all(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
         let mut failed = 0;
         for (i, f) in files.iter().enumerate() {
@@ -387,6 +406,75 @@ fn transcribe_file(
         duration
             .map_or(String::new(), |d| format!(", {:.2} x real time", started.elapsed().as_secs_f64() / d.max(1e-9)))
     );
+    Ok(())
+}
+
+fn audio_files(input: &Path) -> Result<Vec<PathBuf>, String> {
+    if !input.is_dir() {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+        .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_audio(p))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no audio files ({}) in {}", AUDIO_EXTENSIONS.join(", "), input.display()));
+    }
+    Ok(files)
+}
+
+fn calibrate(model: &Path, audio: &Path, reference: &Path, output: &Path, bundle: Option<&Path>) -> Result<(), String> {
+    let bytes = model_bytes(Some(model))?;
+    let engine = Transcriber::from_bytes(&bytes).map_err(|e| format!("{}: {e}", model.display()))?;
+    let cfg = engine.config();
+    let Some(o) = cfg.onset_gated() else {
+        return Err(format!(
+            "{}: calibrate needs an Onsets & Frames model; this one is {}",
+            model.display(),
+            cfg.family.name()
+        ));
+    };
+    let refs = metrics::transcriptions_by_stem(reference).map_err(|e| e.to_string())?;
+    let mut pieces = vec![];
+    for f in audio_files(audio)? {
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let Some(r) = refs.get(&stem) else {
+            eprintln!("warning: no reference for {} in {}; left out", f.display(), reference.display());
+            continue;
+        };
+        eprintln!("[{}] {}", pieces.len() + 1, f.display());
+        let notes = metrics::read_transcription(r).map_err(|e| e.to_string())?.notes;
+        let mut source = AudioFile::open(&f).map_err(|e| e.to_string())?;
+        let (_, roll) = engine
+            .transcribe_with_roll(&mut source, TranscribeOptions::default(), &mut |_| Flow::Continue)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        pieces.push(calibrate::Piece { roll, reference: notes });
+    }
+    let c = calibrate::calibrate(cfg, &pieces, &Default::default()).map_err(|e| e.to_string())?;
+    println!("{:<9} {:>6} {:>13} {:>13} {:>17} {:>17}", "keys", "notes", "onset", "frame", "note F1", "+offset F1");
+    for (b, a) in c.before.iter().zip(&c.after) {
+        let keys = format!("{}-{}", key_name(a.keys.0 as usize), key_name(a.keys.1 as usize));
+        println!(
+            "{keys:<9} {:>6} {:>5.2} -> {:<5.2} {:>5.2} -> {:<5.2} {:>7.4} -> {:<7.4} {:>7.4} -> {:<7.4}",
+            a.reference_notes, b.onset, a.onset, b.frame, a.frame, b.note_f1, a.note_f1, b.offset_f1, a.offset_f1
+        );
+    }
+    let comment = format!(
+        "calibrated by `pianoscribe calibrate` on {} recording(s) of {} for {}",
+        pieces.len(),
+        audio.display(),
+        model.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    );
+    std::fs::write(output, write_thresholds(&c.thresholds, o.lowest_key, &comment))
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    eprintln!("thresholds -> {}", output.display());
+    if let Some(path) = bundle {
+        let out = with_thresholds(&bytes, &c.thresholds, &comment).map_err(|e| e.to_string())?;
+        std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("model with these thresholds -> {}", path.display());
+    }
     Ok(())
 }
 

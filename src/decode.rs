@@ -11,7 +11,7 @@ use crate::model::{Attributes, ScoredTrack, SegmentOutput, TrackScores};
 use crate::notes::{sort_notes, Note, Pedal, PedalKind, Transcription};
 
 pub mod onset_gated;
-pub use onset_gated::OnsetGatedDecoder;
+pub use onset_gated::{FrameRoll, OnsetGatedDecoder};
 
 /// A transcription's decoder state, per model family.
 pub enum Decoder {

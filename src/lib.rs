@@ -5,6 +5,7 @@
 //! [`metrics`] scores transcriptions mir_eval's way.
 
 pub mod audio;
+pub mod calibrate;
 pub mod config;
 pub mod decode;
 pub mod error;

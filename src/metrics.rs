@@ -322,6 +322,12 @@ pub fn read_transcription(path: &Path) -> Result<Transcription> {
     }
 }
 
+/// Transcriptions (note tables or MIDI files) of a folder by file stem; a note table wins where a stem has
+/// both.
+pub fn transcriptions_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
+    files_by_stem(dir, false)
+}
+
 /// Files of a folder by stem. Where a stem has both, a note table wins unless the pedal is needed (MIDI).
 fn files_by_stem(dir: &Path, want_pedal: bool) -> Result<BTreeMap<String, PathBuf>> {
     let mut out: BTreeMap<String, PathBuf> = BTreeMap::new();

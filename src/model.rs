@@ -13,7 +13,7 @@ use tract_onnx::prelude::*;
 
 use tract_linalg::multithread::Executor;
 
-use crate::config::{Family, ModelConfig, SemiCrfConfig, MAX_PARALLEL_SEGMENTS};
+use crate::config::{Family, KeyThresholds, ModelConfig, SemiCrfConfig, MAX_PARALLEL_SEGMENTS};
 use crate::error::{Error, Result};
 use crate::features::Features;
 
@@ -96,6 +96,35 @@ impl<'a> Bundle<'a> {
 /// Reads only the model's numbers from a bundle (checksums included), without building the network.
 pub fn read_config(bytes: &[u8]) -> Result<ModelConfig> {
     Ok(Bundle::parse(bytes)?.config)
+}
+
+/// A copy of an Onsets & Frames bundle with other default thresholds in its header (its graphs unchanged),
+/// and `note` saying where they come from in its provenance.
+pub fn with_thresholds(bytes: &[u8], thresholds: &KeyThresholds, note: &str) -> Result<Vec<u8>> {
+    let bundle = Bundle::parse(bytes)?;
+    let keys = bundle.config.onset_gated().map(|o| o.keys());
+    if keys != Some(thresholds.onset.len()) || thresholds.frame.len() != thresholds.onset.len() {
+        return Err(Error::InvalidOption(format!(
+            "{} thresholds per head do not fit this {} model",
+            thresholds.onset.len(),
+            bundle.config.family.name()
+        )));
+    }
+    let header_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + header_len])
+        .map_err(|e| Error::ModelCorrupt(format!("header is not valid: {e}")))?;
+    header["thresholds"] = serde_json::json!({ "onset": thresholds.onset, "frame": thresholds.frame });
+    if !header["provenance"].is_object() {
+        header["provenance"] = serde_json::json!({});
+    }
+    header["provenance"]["thresholds"] = note.into();
+    let json = serde_json::to_vec_pretty(&header).map_err(|e| Error::ModelCorrupt(e.to_string()))?;
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[12 + header_len..]);
+    Bundle::parse(&out)?;
+    Ok(out)
 }
 
 /// A loaded model of any family.

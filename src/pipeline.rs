@@ -3,7 +3,7 @@
 
 use crate::audio::{PcmSource, Resampler};
 use crate::config::{DecoderConfig, ModelConfig, TranscribeOptions};
-use crate::decode::{decode_segment, Decoder};
+use crate::decode::{decode_segment, Decoder, FrameRoll};
 use crate::error::{Error, Result};
 use crate::features::FrontEnd;
 use crate::model::{Model, NetworkOutput};
@@ -131,6 +131,25 @@ impl Transcriber {
     }
 }
 
+impl Transcriber {
+    /// Onsets & Frames: transcribes a whole source and also returns its stitched probabilities (what
+    /// [`crate::calibrate`] decodes again with other thresholds).
+    pub fn transcribe_with_roll(
+        &self,
+        source: &mut dyn PcmSource,
+        options: TranscribeOptions,
+        on_progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<(Transcription, FrameRoll)> {
+        let mut session = self.start(source.sample_rate(), source.channels(), source.total_frames(), options)?;
+        session.record_frames()?;
+        while let Some(chunk) = source.next_chunk()? {
+            session.push(self, &chunk, on_progress)?;
+        }
+        let (t, roll) = session.finish_with_roll(self, on_progress)?;
+        Ok((t, roll.unwrap_or_default()))
+    }
+}
+
 /// Segments the pipeline runs: one per segment start, leaving out those that would hold only end padding.
 fn segment_count(cfg: &ModelConfig, frames: u64, rate: u32) -> usize {
     let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
@@ -178,7 +197,31 @@ impl Session {
     }
 
     /// Runs the rest of the recording and returns the transcription.
-    pub fn finish(mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<Transcription> {
+    pub fn finish(self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<Transcription> {
+        Ok(self.finish_with_roll(t, on_progress)?.0)
+    }
+
+    /// Onsets & Frames: keep the probabilities of every frame the decoder sees, returned by
+    /// [`finish_with_roll`](Self::finish_with_roll) (calibration decodes them again with other thresholds).
+    pub fn record_frames(&mut self) -> Result<()> {
+        match &mut self.decoder {
+            Decoder::OnsetGated(d) => {
+                d.record();
+                Ok(())
+            }
+            Decoder::SemiCrf(_) => Err(Error::InvalidOption(format!(
+                "frame probabilities come from Onsets & Frames models; this one is {}",
+                self.cfg.family.name()
+            ))),
+        }
+    }
+
+    /// [`finish`](Self::finish), and the frames kept since [`record_frames`](Self::record_frames).
+    pub fn finish_with_roll(
+        mut self,
+        t: &Transcriber,
+        on_progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<(Transcription, Option<FrameRoll>)> {
         if self.received == 0 {
             return Err(Error::NoAudio { what: "the input".into() });
         }
@@ -200,6 +243,10 @@ impl Session {
             to_end = to_end.saturating_sub(step);
         }
         self.flush(t, on_progress)?;
+        let roll = match &mut self.decoder {
+            Decoder::OnsetGated(d) => d.take_roll(),
+            Decoder::SemiCrf(_) => None,
+        };
         let mut out = self.decoder.finish();
         if self.options.pedal_extend {
             out.notes = extend_with_sustain(&out.notes, &out.pedals);
@@ -207,7 +254,7 @@ impl Session {
         if !self.options.include_pedals {
             out.pedals.clear();
         }
-        Ok(out)
+        Ok((out, roll))
     }
 
     fn append(&mut self, chunk: Vec<Vec<f32>>) {

@@ -61,9 +61,13 @@ fn errors_come_back_as_messages() {
 #[wasm_bindgen_test]
 fn options_come_from_the_engine() {
     let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap();
-    let defaults = Engine::default_options();
+    let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
+    let defaults = engine.default_options();
     assert_eq!(get(&defaults, "segmentHopSeconds").as_f64(), Some(pianoscribe::DEFAULT_SEGMENT_HOP_SECONDS));
     assert_eq!(get(&defaults, "includePedals").as_bool(), Some(true));
-    let faster = Engine::faster_options();
+    let faster = engine.faster_options();
     assert_eq!(get(&faster, "segmentHopSeconds").as_f64(), Some(pianoscribe::FAST_SEGMENT_HOP_SECONDS));
+    let model = engine.model();
+    assert_eq!(get(&model, "family").as_string().as_deref(), Some("transkun-v2"));
+    assert_eq!(get(&model, "segmentSeconds").as_f64(), Some(16.0));
 }

@@ -12,6 +12,17 @@ use crate::config::{KeyThresholds, ModelConfig, OnsetGatedConfig};
 use crate::model::FrameProbabilities;
 use crate::notes::{sort_notes, Note};
 
+/// The probabilities a recording's segments kept, stitched: `[frame][key]` each. What `pianoscribe calibrate`
+/// decodes again and again with other thresholds.
+#[derive(Debug, Clone, Default)]
+pub struct FrameRoll {
+    pub keys: usize,
+    pub frames: usize,
+    pub onset: Vec<f32>,
+    pub frame: Vec<f32>,
+    pub velocity: Vec<f32>,
+}
+
 pub struct OnsetGatedDecoder {
     thresholds: KeyThresholds,
     lowest_key: u8,
@@ -29,6 +40,8 @@ pub struct OnsetGatedDecoder {
     active: Vec<Option<(usize, u8)>>,
     prev_onset: Vec<bool>,
     notes: Vec<Note>,
+    /// The frames decoded so far, when asked to keep them ([`record`](Self::record)).
+    roll: Option<FrameRoll>,
 }
 
 impl OnsetGatedDecoder {
@@ -47,7 +60,35 @@ impl OnsetGatedDecoder {
             active: vec![None; keys],
             prev_onset: vec![false; keys],
             notes: vec![],
+            roll: None,
         }
+    }
+
+    /// Keeps every decoded frame's probabilities, for [`take_roll`](Self::take_roll).
+    pub fn record(&mut self) {
+        self.roll = Some(FrameRoll { keys: self.active.len(), ..Default::default() });
+    }
+
+    /// The frames kept since [`record`](Self::record).
+    pub fn take_roll(&mut self) -> Option<FrameRoll> {
+        self.roll.take()
+    }
+
+    /// Decodes a whole roll with these thresholds (the model's other numbers from `o`).
+    pub fn decode_roll(
+        cfg: &ModelConfig,
+        o: &OnsetGatedConfig,
+        thresholds: &KeyThresholds,
+        roll: &FrameRoll,
+    ) -> Vec<Note> {
+        let mut d = OnsetGatedDecoder::new(cfg, o);
+        d.thresholds = thresholds.clone();
+        let k = roll.keys;
+        for t in 0..roll.frames {
+            let at = t * k..(t + 1) * k;
+            d.frame(&roll.onset[at.clone()], &roll.frame[at.clone()], &roll.velocity[at]);
+        }
+        d.finish()
     }
 
     /// The recording has this many frames: frames from there on (end padding) are not decoded.
@@ -64,6 +105,12 @@ impl OnsetGatedDecoder {
             }
             let at = t * p.keys..(t + 1) * p.keys;
             let (onset, frame, velocity) = (&p.onset[at.clone()], &p.frame[at.clone()], &p.velocity[at]);
+            if let Some(r) = &mut self.roll {
+                r.onset.extend_from_slice(onset);
+                r.frame.extend_from_slice(frame);
+                r.velocity.extend_from_slice(velocity);
+                r.frames += 1;
+            }
             self.frame(onset, frame, velocity);
         }
     }
