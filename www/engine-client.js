@@ -113,6 +113,12 @@ export class EngineClient {
     });
   }
 
+  // Ends the worker for good (another model replaces this engine). Only between runs.
+  stop() {
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+  }
+
   // Stops the run: at once without shared memory (a new worker), else once the segments in progress are done.
   // Returns true when the stop is immediate.
   cancel() {

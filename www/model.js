@@ -1,19 +1,37 @@
-// The model: fetched once from this site with progress, then kept in the Cache API (keyed by its content
-// hash, so a new deploy never runs a stale copy).
+// The models: the list of bundles this site ships (models.json, written by build.sh from models/models.json),
+// and each bundle, fetched once from this site with progress, then kept in the Cache API (keyed by its path
+// and content hash, so models are cached side by side and a new deploy never runs a stale copy).
 import { CACHE, cacheKey, dropStale } from './store.js';
 
-export const MODEL_PATH = 'model/transkun-v2.pscb';
-const MODEL_URL = new URL(MODEL_PATH, import.meta.url).href;
+// [{ file, name, family, bytes, about }], the default first.
+export async function listModels() {
+  let response;
+  try {
+    response = await fetch(new URL('./models.json', import.meta.url), { cache: 'no-cache' });
+  } catch (err) {
+    throw new Error(`the list of models could not be downloaded (${err.message || err}); check the connection`);
+  }
+  if (!response.ok) throw new Error(`the list of models could not be downloaded (HTTP ${response.status})`);
+  const list = (await response.json()).models;
+  if (!Array.isArray(list) || !list.length) throw new Error('the list of models is empty');
+  return list;
+}
+
+// The path of a model within the site.
+export function modelPath(file) {
+  return `model/${file}`;
+}
 
 // Resolves with the bundle's bytes (an ArrayBuffer); onProgress(fraction or null, loaded bytes, total bytes).
-export async function loadModel(hash, onProgress = () => {}) {
+export async function loadModel(path, hash, onProgress = () => {}) {
+  const url = new URL(path, import.meta.url).href;
   let cache = null;
-  const key = cacheKey(MODEL_URL, hash);
+  const key = cacheKey(url, hash);
   try {
     cache = await caches.open(CACHE);
     const hit = await cache.match(key);
     if (hit) {
-      await dropStale(cache, MODEL_URL, key);
+      await dropStale(cache, url, key);
       return await hit.arrayBuffer();
     }
   } catch (err) {
@@ -21,7 +39,7 @@ export async function loadModel(hash, onProgress = () => {}) {
   }
   let response;
   try {
-    response = await fetch(MODEL_URL);
+    response = await fetch(url);
   } catch (err) {
     throw new Error(`the model could not be downloaded (${err.message || err}); check the connection`);
   }
@@ -49,7 +67,7 @@ export async function loadModel(hash, onProgress = () => {}) {
   if (cache) {
     try {
       await cache.put(key, new Response(bytes.slice(), { headers: { 'content-type': 'application/octet-stream' } }));
-      await dropStale(cache, MODEL_URL, key);
+      await dropStale(cache, url, key);
     } catch (_) { /* quota: fine */ }
   }
   return bytes.buffer;
