@@ -1,7 +1,9 @@
-// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS [fast|baseline]
-// (baseline: the plain-SIMD build instead of the relaxed-SIMD one Chromium gets).
+// Times the page in headless Chromium on one recording: node bench/browser.mjs FILE THREADS [fast|baseline|
+// model=BUNDLE] (baseline: the plain-SIMD build instead of the relaxed-SIMD one Chromium gets; model: a
+// bundle the site does not ship, added to its list of models and picked).
 // Prints one JSON line: {"threads": n, "simd": build, "seconds": s, "isolated": bool}.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -18,8 +20,20 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', arg
   '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-dev-shm-usage'] });
 try {
-  const page = await browser.newPage();
-  await page.goto(`${url}?threads=${threads}${mode === 'baseline' ? '&simd=baseline' : ''}`);
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const bundle = mode && mode.startsWith('model=') ? mode.slice(6) : null;
+  const name = bundle && path.basename(bundle);
+  if (bundle) {
+    await context.route('**/models.json', async (route) => {
+      const response = await route.fetch();
+      const json = await response.json();
+      json.models.push({ file: name, name, bytes: fs.statSync(bundle).size });
+      await route.fulfill({ response, json });
+    });
+    await context.route(`**/model/${name}*`, (route) => route.fulfill({ body: fs.readFileSync(bundle) }));
+  }
+  const page = await context.newPage();
+  await page.goto(`${url}?threads=${threads}${mode === 'baseline' ? '&simd=baseline' : ''}${name ? `&model=${name}` : ''}`);
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 300_000 });
   const used = Number(await page.getAttribute('#engine-line', 'data-threads'));
   const simd = await page.getAttribute('#engine-line', 'data-simd');

@@ -3,7 +3,7 @@
 # Chromium (1 and 2 threads, relaxed-SIMD build; plus 2 threads on the plain-SIMD build) on the same
 # recordings, in one run: the reference at its own 8 s segment hop (what every ratio is against) and at our
 # default hop, our runners at the default hop, the CLI at the reference's hop, then the "Faster" mode of each,
-# then the CLI with an Onsets & Frames network of the 2019 size (seeded weights from tools/oaf/export.py: the
+# then the CLI and the page with an Onsets & Frames network of the 2019 size (seeded weights from tools/oaf/export.py: the
 # same graph and cost as a trained one, for speed only).
 # Prints times (native: the faster of two runs), ratios to the reference, real-time factors and peak memory.
 # Not a test: numbers on a noisy machine are compared within one run.
@@ -63,4 +63,5 @@ for f in "${files[@]}"; do
   row cli-fast "$(fastest run_cli --fast)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
   row wasm-2-fast "$(browser 2 fast)" "$ref_s" "-"
   row cli-oaf "$(fastest run_cli --model "$out/oaf-2019.pscb")" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  row wasm-2-oaf "$(browser 2 "model=$out/oaf-2019.pscb")" "$ref_s" "-"
 done
