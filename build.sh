@@ -134,6 +134,9 @@ case "$cmd" in
     # Encoders for the format x timing matrix (tests/formats/encode.sh).
     command -v ffmpeg >/dev/null 2>&1 && command -v lame >/dev/null 2>&1 || apt_install ffmpeg lame
     cargo test --release
+    # The training tools' unit tests (labels): Debian's Python with its numpy and mido, no venv needed.
+    /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido
+    /usr/bin/python3 -m unittest discover -s tools/train -p 'test_*.py'
     # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
     command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
     build_web
