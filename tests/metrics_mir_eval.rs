@@ -2,22 +2,10 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use pianoscribe::metrics::{evaluate, evaluate_paths, EvalOptions, Prf, Scores};
-use pianoscribe::Note;
 
 mod common;
 
-fn notes(v: &serde_json::Value) -> Vec<Note> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|n| Note {
-            onset: n[0].as_f64().unwrap(),
-            offset: n[1].as_f64().unwrap(),
-            pitch: n[2].as_u64().unwrap() as u8,
-            velocity: n[3].as_u64().unwrap() as u8,
-        })
-        .collect()
-}
+use common::notes_from_json as notes;
 
 fn check(name: &str, got: &Scores, want: &serde_json::Value, tol: f64) {
     let prf = |label: &str, p: &Prf| {

@@ -11,7 +11,7 @@ use pianoscribe::model::{Model, NetworkOutput};
 use pianoscribe::{Error, Flow, ModelConfig, Note, TranscribeOptions, Transcriber};
 
 mod common;
-use common::{load_pcm, repo, shared};
+use common::{load_pcm, notes_from_json, repo, shared};
 
 const AUDIO: &str = "data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac";
 
@@ -110,17 +110,7 @@ fn notes_of(t: &Transcriber, options: TranscribeOptions) -> Vec<Note> {
 #[test]
 fn notes_match_pytorch() {
     let ours = notes_of(&tiny(), TranscribeOptions::default());
-    let theirs: Vec<Note> = meta()["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| Note {
-            onset: n[0].as_f64().unwrap(),
-            offset: n[1].as_f64().unwrap(),
-            pitch: n[2].as_u64().unwrap() as u8,
-            velocity: n[3].as_u64().unwrap() as u8,
-        })
-        .collect();
+    let theirs = notes_from_json(&meta()["notes"]);
     assert!(theirs.len() > 50, "the fixture should exercise the decoder ({} notes)", theirs.len());
     assert_eq!(ours.len(), theirs.len());
     for (a, b) in ours.iter().zip(&theirs) {

@@ -65,3 +65,17 @@ pub fn load_pcm(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
     }
     (src.sample_rate(), pcm)
 }
+
+/// Notes written as JSON rows `[onset, offset, pitch, velocity]` (the fixtures' form).
+pub fn notes_from_json(v: &serde_json::Value) -> Vec<pianoscribe::Note> {
+    v.as_array()
+        .expect("an array of notes")
+        .iter()
+        .map(|n| pianoscribe::Note {
+            onset: n[0].as_f64().unwrap(),
+            offset: n[1].as_f64().unwrap(),
+            pitch: n[2].as_u64().unwrap() as u8,
+            velocity: n[3].as_u64().unwrap() as u8,
+        })
+        .collect()
+}
