@@ -1,0 +1,161 @@
+"""Dataset preparation: renders MAESTRO's performance MIDI to 16 kHz mono audio with several pianos, or takes a
+user's own MAESTRO audio, into a cache that training reads. Resumable (finished files are kept; a file is
+written under a temporary name and renamed when complete), with progress, and it prints where the cache is
+and how big it is.
+
+  python tools/train/prepare.py [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
+                                [--cache DIR] [--midi DIR] [--maestro DIR]
+
+- --midi: MAESTRO's MIDI and CSV in its standard layout (default: ../shared/data/maestro-v2-midi).
+- --maestro: a MAESTRO copy with audio (`<year>/<name>.wav|.flac` beside the `.midi`): its recordings are used
+  instead of rendering (renderer name `maestro`).
+- --renderers: SoundFonts played by fluidsynth (Debian `fluidsynth`, `fluid-soundfont-gm`,
+  `musescore-general-soundfont`), sustain and soft pedal included as the MIDI has them.
+- --hours: stop after this much audio per split and renderer (pieces in the CSV's order), for small runs.
+
+Room, microphone, noise and gain variety is added per training example (augment.py), not here, so that every
+epoch hears each piece differently.
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+SAMPLE_RATE = 16000  # the Onsets & Frames front-end's (tools/oaf/frontend.py CONFIG)
+
+SOUNDFONTS = {
+    "fluidr3": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "musescore": "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
+}
+
+
+def default_cache():
+    return os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pianoscribe", "train")
+
+
+def read_csv(midi_dir):
+    path = os.path.join(midi_dir, "maestro-v2.0.0-train-validation.csv")
+    if not os.path.exists(path):
+        names = [n for n in os.listdir(midi_dir) if n.endswith(".csv")] if os.path.isdir(midi_dir) else []
+        if len(names) != 1:
+            sys.exit(f"error: no MAESTRO CSV in {midi_dir}")
+        path = os.path.join(midi_dir, names[0])
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plan(rows, splits, renderers, hours):
+    """(split, renderer, row) to produce, in the CSV's order, at most `hours` of audio per split and renderer."""
+    jobs = []
+    for split in splits:
+        for renderer in renderers:
+            total = 0.0
+            for row in rows:
+                if row["split"] != split:
+                    continue
+                if hours is not None and total >= hours * 3600:
+                    break
+                jobs.append((split, renderer, row))
+                total += float(row["duration"])
+    return jobs
+
+
+def output_path(cache, split, renderer, row):
+    stem = os.path.splitext(row["midi_filename"])[0]
+    return os.path.join(cache, renderer, split, stem + ".flac")
+
+
+def to_mono(audio, sr):
+    """Mono float32 at SAMPLE_RATE (soxr's high-quality resampler)."""
+    import soxr
+    audio = audio.mean(axis=1) if audio.ndim == 2 else audio
+    if sr != SAMPLE_RATE:
+        audio = soxr.resample(audio, sr, SAMPLE_RATE, quality="HQ")
+    return audio.astype(np.float32)
+
+
+def render(midi, renderer, maestro=None, audio_filename=None):
+    """The piece's audio: rendered by fluidsynth with the renderer's SoundFont, or the user's recording."""
+    import soundfile as sf
+    if renderer == "maestro":
+        base = os.path.splitext(os.path.join(maestro, audio_filename))[0]
+        for ext in (".wav", ".flac"):
+            if os.path.exists(base + ext):
+                audio, sr = sf.read(base + ext, dtype="float32", always_2d=True)
+                return to_mono(audio, sr)
+        raise FileNotFoundError(f"{base}.wav or .flac is not in the MAESTRO copy")
+    with tempfile.TemporaryDirectory() as d:
+        wav = os.path.join(d, "out.wav")
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", wav,
+                        SOUNDFONTS[renderer], midi], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        audio, sr = sf.read(wav, dtype="float32", always_2d=True)
+    return to_mono(audio, sr)
+
+
+def write_flac(path, audio):
+    import soundfile as sf
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".part"
+    peak = float(np.abs(audio).max()) if len(audio) else 0.0
+    if peak > 0.99:  # keep clear of clipping; levels vary per example in training anyway
+        audio = audio * (0.99 / peak)
+    sf.write(tmp, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    os.replace(tmp, path)
+
+
+def size_of(folder):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs) if os.path.isdir(folder) else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--midi", default=os.path.join(ROOT, "..", "shared", "data", "maestro-v2-midi"))
+    ap.add_argument("--maestro", help="a MAESTRO copy with audio: use its recordings instead of rendering")
+    ap.add_argument("--cache", default=default_cache())
+    ap.add_argument("--split", default="train,validation")
+    ap.add_argument("--renderers", default="fluidr3,musescore")
+    ap.add_argument("--hours", type=float, help="at most this much audio per split and renderer")
+    args = ap.parse_args(argv)
+    renderers = ["maestro"] if args.maestro else [r for r in args.renderers.split(",") if r]
+    for r in renderers:
+        if r != "maestro" and r not in SOUNDFONTS:
+            sys.exit(f"error: unknown renderer '{r}' (known: {', '.join(SOUNDFONTS)})")
+        if r != "maestro" and not os.path.exists(SOUNDFONTS[r]):
+            sys.exit(f"error: {SOUNDFONTS[r]} is missing (apt-get install fluid-soundfont-gm musescore-general-soundfont)")
+    if any(r != "maestro" for r in renderers) and not shutil.which("fluidsynth"):
+        sys.exit("error: fluidsynth is missing (apt-get install fluidsynth)")
+    rows = read_csv(args.midi)
+    jobs = plan(rows, args.split.split(","), renderers, args.hours)
+    total = sum(float(r["duration"]) for _, _, r in jobs)
+    print(f"cache: {args.cache} ({size_of(args.cache) / 1e9:.2f} GB now); {len(jobs)} files, {total / 3600:.1f} h of audio")
+    manifest, done_s, started = [], 0.0, time.time()
+    for i, (split, renderer, row) in enumerate(jobs):
+        out = output_path(args.cache, split, renderer, row)
+        midi = os.path.join(args.midi, row["midi_filename"])
+        if not os.path.exists(out):
+            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"]))
+        manifest.append({"split": split, "renderer": renderer, "midi": os.path.abspath(midi),
+                         "audio": os.path.relpath(out, args.cache), "duration": float(row["duration"])})
+        done_s += float(row["duration"])
+        rate = done_s / max(time.time() - started, 1e-9)
+        eta = (total - done_s) / rate if rate > 0 else 0
+        print(f"\r[{i + 1}/{len(jobs)}] {done_s / 3600:.2f} of {total / 3600:.2f} h, ETA {eta / 60:.0f} min ",
+              end="", flush=True)
+    print()
+    os.makedirs(args.cache, exist_ok=True)
+    with open(os.path.join(args.cache, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=0)
+    print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")
+
+
+if __name__ == "__main__":
+    main()
