@@ -74,6 +74,16 @@ pub enum FrontEndConfig {
     LogMel { mel: MelBands, amin: f64 },
 }
 
+impl FrontEndConfig {
+    /// Analysis windows per frame (the network input's last axis): Hann plus Transkun's learned ones.
+    pub fn windows(&self) -> usize {
+        match self {
+            FrontEndConfig::Transkun { gaussian_windows, .. } => 1 + gaussian_windows.center_logits.len(),
+            FrontEndConfig::LogMel { .. } => 1,
+        }
+    }
+}
+
 /// A mel filterbank: HTK scale, `n_mels` triangles from `f_min` to `f_max`, each scaled to unit area when
 /// `slaney_norm` (librosa's default) or peaking at 1 (torchaudio's default).
 #[derive(Debug, Clone, PartialEq)]

@@ -95,11 +95,6 @@ impl TranskunFrontEnd {
         }
     }
 
-    /// The number of windows per frame (Hann plus the learned ones): the model's input's last axis.
-    pub fn windows(&self) -> usize {
-        self.windows.len()
-    }
-
     /// `channels[c]` holds one segment of samples (all the same length). Returns the segment's features.
     pub fn process(&self, channels: &[Vec<f32>]) -> Features {
         let n = self.window;

@@ -361,13 +361,7 @@ impl TranskunModel {
     fn from_bundle(bundle: Bundle) -> Result<Self> {
         let cfg = bundle.config.clone();
         let crf = semi_crf(&cfg)?;
-        let windows = match &cfg.front_end {
-            crate::config::FrontEndConfig::Transkun { gaussian_windows, .. } => {
-                1 + gaussian_windows.center_logits.len()
-            }
-            _ => return Err(Error::ModelMismatch("a Transkun model needs its own front-end".into())),
-        };
-        let feats_shape = [1, cfg.frames_per_segment, cfg.mel().n_mels, windows];
+        let feats_shape = [1, cfg.frames_per_segment, cfg.mel().n_mels, cfg.front_end.windows()];
         let feats = f32::fact(feats_shape);
         // The position embeddings depend on the segment's shape only: run their graph once, keep its outputs.
         let positions = load_graph(bundle.part("positions")?, "positions", |_| vec![feats.clone()])?;

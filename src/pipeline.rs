@@ -123,15 +123,9 @@ impl Transcriber {
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<Transcription> {
-        let mut session = self.start(source.sample_rate(), source.channels(), source.total_frames(), options)?;
-        while let Some(chunk) = source.next_chunk()? {
-            session.push(self, &chunk, on_progress)?;
-        }
-        session.finish(self, on_progress)
+        Ok(self.run(source, options, false, on_progress)?.0)
     }
-}
 
-impl Transcriber {
     /// Onsets & Frames: transcribes a whole source and also returns its stitched probabilities (what
     /// [`crate::calibrate`] decodes again with other thresholds).
     pub fn transcribe_with_roll(
@@ -140,13 +134,25 @@ impl Transcriber {
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<(Transcription, FrameRoll)> {
+        let (t, roll) = self.run(source, options, true, on_progress)?;
+        Ok((t, roll.unwrap_or_default()))
+    }
+
+    fn run(
+        &self,
+        source: &mut dyn PcmSource,
+        options: TranscribeOptions,
+        record_frames: bool,
+        on_progress: &mut dyn FnMut(&Progress) -> Flow,
+    ) -> Result<(Transcription, Option<FrameRoll>)> {
         let mut session = self.start(source.sample_rate(), source.channels(), source.total_frames(), options)?;
-        session.record_frames()?;
+        if record_frames {
+            session.record_frames()?;
+        }
         while let Some(chunk) = source.next_chunk()? {
             session.push(self, &chunk, on_progress)?;
         }
-        let (t, roll) = session.finish_with_roll(self, on_progress)?;
-        Ok((t, roll.unwrap_or_default()))
+        session.finish_with_roll(self, on_progress)
     }
 }
 

@@ -24,10 +24,8 @@ pub struct FrameRoll {
 }
 
 pub struct OnsetGatedDecoder {
-    thresholds: KeyThresholds,
-    lowest_key: u8,
-    velocity_scale: f32,
-    velocity_offset: f32,
+    /// Thresholds, lowest key and velocity mapping.
+    config: OnsetGatedConfig,
     frame_seconds: f64,
     /// Frames of each segment before and in the part it keeps.
     lead_in: usize,
@@ -48,10 +46,7 @@ impl OnsetGatedDecoder {
     pub fn new(cfg: &ModelConfig, o: &OnsetGatedConfig) -> Self {
         let keys = o.keys();
         OnsetGatedDecoder {
-            thresholds: o.thresholds.clone(),
-            lowest_key: o.lowest_key,
-            velocity_scale: o.velocity_scale,
-            velocity_offset: o.velocity_offset,
+            config: o.clone(),
             frame_seconds: cfg.frame_seconds(),
             lead_in: cfg.lead_in_frames(),
             step: cfg.step_samples() / cfg.hop,
@@ -81,8 +76,7 @@ impl OnsetGatedDecoder {
         thresholds: &KeyThresholds,
         roll: &FrameRoll,
     ) -> Vec<Note> {
-        let mut d = OnsetGatedDecoder::new(cfg, o);
-        d.thresholds = thresholds.clone();
+        let mut d = OnsetGatedDecoder::new(cfg, &OnsetGatedConfig { thresholds: thresholds.clone(), ..o.clone() });
         let k = roll.keys;
         for t in 0..roll.frames {
             let at = t * k..(t + 1) * k;
@@ -119,8 +113,9 @@ impl OnsetGatedDecoder {
     fn frame(&mut self, onset: &[f32], frame: &[f32], velocity: &[f32]) {
         let t = self.next;
         for k in 0..self.active.len() {
-            let on = onset[k] > self.thresholds.onset[k];
-            let sounding = on || frame[k] > self.thresholds.frame[k];
+            let (c, th) = (&self.config, &self.config.thresholds);
+            let on = onset[k] > th.onset[k];
+            let sounding = on || frame[k] > th.frame[k];
             if let Some((start, vel)) = self.active[k] {
                 if (on && !self.prev_onset[k]) || !sounding {
                     self.notes.push(self.note(k, start, t, vel));
@@ -128,7 +123,7 @@ impl OnsetGatedDecoder {
                 }
             }
             if self.active[k].is_none() && on {
-                let v = self.velocity_scale * velocity[k].clamp(0.0, 1.0) + self.velocity_offset;
+                let v = c.velocity_scale * velocity[k].clamp(0.0, 1.0) + c.velocity_offset;
                 self.active[k] = Some((t, v.round().clamp(0.0, 127.0) as u8));
             }
             self.prev_onset[k] = on;
@@ -140,7 +135,7 @@ impl OnsetGatedDecoder {
         Note {
             onset: start as f64 * self.frame_seconds,
             offset: end as f64 * self.frame_seconds,
-            pitch: self.lowest_key + key as u8,
+            pitch: self.config.lowest_key + key as u8,
             velocity,
         }
     }
