@@ -137,6 +137,11 @@ case "$cmd" in
     # The training tools' unit tests (labels): Debian's Python with its numpy and mido, no venv needed.
     /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido
     /usr/bin/python3 -m unittest discover -s tools/train -p 'test_*.py'
+    # The training pipeline end to end on a tiny configuration (render -> train -> export -> CLI -> eval):
+    # fluidsynth renders, PyTorch (tools/train/.venv) trains and checks the engine's probabilities.
+    command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_install fluidsynth fluid-soundfont-gm
+    cargo build --release --bin pianoscribe
+    tools/train/smoke.sh
     # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
     command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
     build_web

@@ -90,6 +90,10 @@ enum Command {
         /// Also write a copy of the model with these thresholds as its defaults.
         #[arg(long, value_name = "FILE")]
         bundle: Option<PathBuf>,
+        /// Extend the references' notes by their sustain pedal (MIDI references such as MAESTRO's; the Onsets
+        /// & Frames labels do the same).
+        #[arg(long)]
+        pedal_extend_ref: bool,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -185,9 +189,9 @@ pub fn main() -> i32 {
             };
             transcribe(&engine, &input, &output, &options, Output { tsv, profile })
         }
-        Command::Calibrate { model, audio, reference, output, bundle, threads } => {
+        Command::Calibrate { model, audio, reference, output, bundle, pedal_extend_ref, threads } => {
             setup_threads(threads);
-            calibrate(&model, &audio, &reference, &output, bundle.as_deref())
+            calibrate(&model, &audio, &reference, &output, bundle.as_deref(), pedal_extend_ref)
         }
         Command::Info { model } => {
             let bytes = model_bytes(model.as_deref())?;
@@ -425,7 +429,14 @@ fn audio_files(input: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn calibrate(model: &Path, audio: &Path, reference: &Path, output: &Path, bundle: Option<&Path>) -> Result<(), String> {
+fn calibrate(
+    model: &Path,
+    audio: &Path,
+    reference: &Path,
+    output: &Path,
+    bundle: Option<&Path>,
+    pedal_extend_ref: bool,
+) -> Result<(), String> {
     let bytes = model_bytes(Some(model))?;
     let engine = Transcriber::from_bytes(&bytes).map_err(|e| format!("{}: {e}", model.display()))?;
     let cfg = engine.config();
@@ -436,7 +447,7 @@ fn calibrate(model: &Path, audio: &Path, reference: &Path, output: &Path, bundle
             cfg.family.name()
         ));
     };
-    let refs = metrics::transcriptions_by_stem(reference).map_err(|e| e.to_string())?;
+    let refs = metrics::transcriptions_by_stem(reference, pedal_extend_ref).map_err(|e| e.to_string())?;
     let mut pieces = vec![];
     for f in audio_files(audio)? {
         let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
@@ -445,7 +456,7 @@ fn calibrate(model: &Path, audio: &Path, reference: &Path, output: &Path, bundle
             continue;
         };
         eprintln!("[{}] {}", pieces.len() + 1, f.display());
-        let notes = metrics::read_transcription(r).map_err(|e| e.to_string())?.notes;
+        let notes = metrics::load_notes(r, pedal_extend_ref).map_err(|e| e.to_string())?;
         let mut source = AudioFile::open(&f).map_err(|e| e.to_string())?;
         let (_, roll) = engine
             .transcribe_with_roll(&mut source, TranscribeOptions::default(), &mut |_| Flow::Continue)

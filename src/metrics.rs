@@ -324,8 +324,8 @@ pub fn read_transcription(path: &Path) -> Result<Transcription> {
 
 /// Transcriptions (note tables or MIDI files) of a folder by file stem; a note table wins where a stem has
 /// both.
-pub fn transcriptions_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
-    files_by_stem(dir, false)
+pub fn transcriptions_by_stem(dir: &Path, want_pedal: bool) -> Result<BTreeMap<String, PathBuf>> {
+    files_by_stem(dir, want_pedal)
 }
 
 /// Files of a folder by stem. Where a stem has both, a note table wins unless the pedal is needed (MIDI).
@@ -366,7 +366,8 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-fn load_notes(path: &Path, extend: bool) -> Result<Vec<Note>> {
+/// A transcription's notes, extended by its sustain pedal when `extend` (MIDI references that hold the pedal).
+pub fn load_notes(path: &Path, extend: bool) -> Result<Vec<Note>> {
     let t = read_transcription(path)?;
     Ok(if extend { extend_with_sustain(&t.notes, &t.pedals) } else { t.notes })
 }

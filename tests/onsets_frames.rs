@@ -15,8 +15,11 @@ use common::{load_pcm, notes_from_json, repo, shared};
 
 const AUDIO: &str = "data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac";
 
+/// The fixtures' folder: tests/fixtures, or `PIANOSCRIBE_OAF_FIXTURES`, where tools/train/smoke.sh exports a
+/// network it has just trained (same file names), so that the same checks hold for trained weights.
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(repo("tests/fixtures").join(name)).unwrap_or_else(|e| panic!("tests/fixtures/{name}: {e}"))
+    let dir = std::env::var_os("PIANOSCRIBE_OAF_FIXTURES").map_or_else(|| repo("tests/fixtures"), Into::into);
+    std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
 }
 
 fn f32s(name: &str) -> Vec<f32> {

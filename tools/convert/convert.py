@@ -252,7 +252,7 @@ def write_bundle(path, config, graphs):
     parts = [(name, m.SerializeToString()) for name, m in graphs.items()]
     header = dict(config)
     header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
-    header_bytes = json.dumps(header, indent=1, sort_keys=True).encode()
+    header_bytes = json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
         f.write(MAGIC)

@@ -7,8 +7,9 @@ takes the random generator it draws from, so an example is reproducible from its
 - room: convolution with a synthetic room impulse response (a direct path, sparse early reflections and an
   exponentially decaying diffuse tail with the given RT60), mixed wet/dry;
 - colour: a microphone / EQ colouring from random low-shelf, peaking and high-shelf biquads;
-- performance changes where the labels follow: tempo (time scaling) and transposition act on the notes before
-  rendering (`stretch_notes`), never on the audio.
+- varispeed: the recording played a little faster or slower (pitch and tempo together, as a tape or a
+  detuned piano would); the labels follow through `stretch_notes` with the same factor. Within +-2 % the
+  pitch moves by at most a third of a semitone, so every note stays on its key.
 """
 import math
 
@@ -116,6 +117,12 @@ def colour(audio, sr, rng, max_db=6.0):
         b, a = biquad(kind, f0, db, 0.7, sr)
         out = filter_biquad(out, b, a)
     return out.astype(np.float32), filters
+
+
+def varispeed(audio, factor, sr):
+    """`audio` played `factor` times as fast: len(audio) / factor samples, every frequency times `factor`."""
+    import soxr
+    return soxr.resample(audio.astype(np.float32), sr * factor, sr, quality="HQ").astype(np.float32)
 
 
 def stretch_notes(notes, sustain, tempo=1.0, transpose=0):

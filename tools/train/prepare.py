@@ -4,7 +4,7 @@ written under a temporary name and renamed when complete), with progress, and it
 and how big it is.
 
   python tools/train/prepare.py [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
-                                [--cache DIR] [--midi DIR] [--maestro DIR]
+                                [--max-seconds S] [--cache DIR] [--midi DIR] [--maestro DIR]
 
 - --midi: MAESTRO's MIDI and CSV in its standard layout (default: ../shared/data/maestro-v2-midi).
 - --maestro: a MAESTRO copy with audio (`<year>/<name>.wav|.flac` beside the `.midi`): its recordings are used
@@ -12,6 +12,7 @@ and how big it is.
 - --renderers: SoundFonts played by fluidsynth (Debian `fluidsynth`, `fluid-soundfont-gm`,
   `musescore-general-soundfont`), sustain and soft pedal included as the MIDI has them.
 - --hours: stop after this much audio per split and renderer (pieces in the CSV's order), for small runs.
+- --max-seconds: render only the first S seconds of each piece (quick experiments and the CI smoke test).
 
 Room, microphone, noise and gain variety is added per training example (augment.py), not here, so that every
 epoch hears each piece differently.
@@ -19,6 +20,7 @@ epoch hears each piece differently.
 import argparse
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -69,9 +71,11 @@ def plan(rows, splits, renderers, hours):
     return jobs
 
 
-def output_path(cache, split, renderer, row):
+def output_path(cache, split, renderer, row, max_seconds=None):
+    """Where a rendering lives in the cache; cut renderings (--max-seconds) apart from whole ones."""
     stem = os.path.splitext(row["midi_filename"])[0]
-    return os.path.join(cache, renderer, split, stem + ".flac")
+    folder = renderer + (f"-first{max_seconds:g}s" if max_seconds else "")
+    return os.path.join(cache, folder, split, stem + ".flac")
 
 
 def to_mono(audio, sr):
@@ -83,22 +87,57 @@ def to_mono(audio, sr):
     return audio.astype(np.float32)
 
 
-def render(midi, renderer, maestro=None, audio_filename=None):
-    """The piece's audio: rendered by fluidsynth with the renderer's SoundFont, or the user's recording."""
+def truncate_midi(midi, seconds, out):
+    """The first `seconds` of `midi` as a type-0 file at `out`: events up to then, and at `seconds` every
+    sounding note released and the pedals lifted, so that the rendering ends where the labels do."""
+    import mido
+    ticks_per_second = 960  # 480 ticks per beat at 120 bpm
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0)])
+    now, last, sounding = 0.0, 0, set()
+    for msg in mido.MidiFile(midi):
+        now += msg.time
+        if now > seconds:
+            break
+        if msg.is_meta:
+            continue
+        tick = round(now * ticks_per_second)
+        track.append(msg.copy(time=tick - last))
+        last = tick
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding.add((msg.channel, msg.note))
+        elif msg.type in ("note_on", "note_off"):
+            sounding.discard((msg.channel, msg.note))
+    end = round(seconds * ticks_per_second)
+    for i, (channel, note) in enumerate(sorted(sounding)):
+        track.append(mido.Message("note_off", channel=channel, note=note, time=end - last if i == 0 else 0))
+        last = end
+    for control in (64, 66, 67):
+        track.append(mido.Message("control_change", control=control, value=0, time=end - last))
+        last = end
+    out_file = mido.MidiFile(type=0, ticks_per_beat=480)
+    out_file.tracks.append(track)
+    out_file.save(out)
+
+
+def render(midi, renderer, maestro=None, audio_filename=None, max_seconds=None):
+    """The piece's audio: rendered by fluidsynth with the renderer's SoundFont, or the user's recording (its
+    first `max_seconds`, when given; `midi` is then already cut to them)."""
     import soundfile as sf
     if renderer == "maestro":
         base = os.path.splitext(os.path.join(maestro, audio_filename))[0]
         for ext in (".wav", ".flac"):
             if os.path.exists(base + ext):
                 audio, sr = sf.read(base + ext, dtype="float32", always_2d=True)
-                return to_mono(audio, sr)
+                audio = to_mono(audio, sr)
+                return audio[: int(max_seconds * SAMPLE_RATE)] if max_seconds else audio
         raise FileNotFoundError(f"{base}.wav or .flac is not in the MAESTRO copy")
     with tempfile.TemporaryDirectory() as d:
         wav = os.path.join(d, "out.wav")
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", wav,
                         SOUNDFONTS[renderer], midi], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         audio, sr = sf.read(wav, dtype="float32", always_2d=True)
-    return to_mono(audio, sr)
+    audio = to_mono(audio, sr)
+    return audio[: int(max_seconds * SAMPLE_RATE)] if max_seconds else audio
 
 
 def write_flac(path, audio):
@@ -116,6 +155,18 @@ def size_of(folder):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs) if os.path.isdir(folder) else 0
 
 
+def merged(path, new, cache):
+    """The manifest after this run: earlier runs' entries (other splits, renderers or pieces) whose audio is
+    still in the cache, then this run's, so that preparing validation after train keeps train."""
+    old = []
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+    ours = {e["audio"] for e in new}
+    kept = [e for e in old if e["audio"] not in ours and os.path.exists(os.path.join(cache, e["audio"]))]
+    return kept + new
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--midi", default=os.path.join(ROOT, "..", "shared", "data", "maestro-v2-midi"))
@@ -124,6 +175,7 @@ def main(argv=None):
     ap.add_argument("--split", default="train,validation")
     ap.add_argument("--renderers", default="fluidr3,musescore")
     ap.add_argument("--hours", type=float, help="at most this much audio per split and renderer")
+    ap.add_argument("--max-seconds", type=float, help="render only the first S seconds of each piece")
     args = ap.parse_args(argv)
     renderers = ["maestro"] if args.maestro else [r for r in args.renderers.split(",") if r]
     for r in renderers:
@@ -135,25 +187,37 @@ def main(argv=None):
         sys.exit("error: fluidsynth is missing (apt-get install fluidsynth)")
     rows = read_csv(args.midi)
     jobs = plan(rows, args.split.split(","), renderers, args.hours)
-    total = sum(float(r["duration"]) for _, _, r in jobs)
+    total = sum(min(float(r["duration"]), args.max_seconds or math.inf) for _, _, r in jobs)
     print(f"cache: {args.cache} ({size_of(args.cache) / 1e9:.2f} GB now); {len(jobs)} files, {total / 3600:.1f} h of audio")
     manifest, done_s, started = [], 0.0, time.time()
     for i, (split, renderer, row) in enumerate(jobs):
-        out = output_path(args.cache, split, renderer, row)
+        out = output_path(args.cache, split, renderer, row, args.max_seconds)
         midi = os.path.join(args.midi, row["midi_filename"])
+        duration = min(float(row["duration"]), args.max_seconds or math.inf)
+        if args.max_seconds:
+            # The labels come from the cut MIDI, which is exactly what was rendered (notes end at the cut).
+            cut = out[: -len(".flac")] + ".mid"
+            if not os.path.exists(cut):
+                os.makedirs(os.path.dirname(cut), exist_ok=True)
+                truncate_midi(midi, args.max_seconds, cut + ".part")
+                os.replace(cut + ".part", cut)
+            midi = cut
         if not os.path.exists(out):
-            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"]))
+            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"], args.max_seconds))
         manifest.append({"split": split, "renderer": renderer, "midi": os.path.abspath(midi),
-                         "audio": os.path.relpath(out, args.cache), "duration": float(row["duration"])})
-        done_s += float(row["duration"])
+                         "audio": os.path.relpath(out, args.cache), "duration": duration})
+        done_s += duration
         rate = done_s / max(time.time() - started, 1e-9)
         eta = (total - done_s) / rate if rate > 0 else 0
         print(f"\r[{i + 1}/{len(jobs)}] {done_s / 3600:.2f} of {total / 3600:.2f} h, ETA {eta / 60:.0f} min ",
               end="", flush=True)
     print()
     os.makedirs(args.cache, exist_ok=True)
-    with open(os.path.join(args.cache, "manifest.json"), "w") as f:
+    manifest = merged(os.path.join(args.cache, "manifest.json"), manifest, args.cache)
+    tmp = os.path.join(args.cache, "manifest.json.part")
+    with open(tmp, "w") as f:
         json.dump(manifest, f, indent=0)
+    os.replace(tmp, os.path.join(args.cache, "manifest.json"))
     print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")
 
 

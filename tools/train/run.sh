@@ -3,17 +3,26 @@
 #   tools/train/run.sh prepare ARGS...   tools/train/prepare.py (needs Debian's fluidsynth and SoundFonts)
 #   tools/train/run.sh train ARGS...     tools/train/train.py
 #   tools/train/run.sh export ARGS...    tools/oaf/export.py (e.g. --checkpoint RUN/best.pt --out X.pscb)
+#   tools/train/run.sh plot RUN/log.csv  tools/train/plot.py: losses and validation F1 as RUN/curve.svg
+#   tools/train/run.sh setup             only make the venv
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${VENV:-$here/.venv}"
+requirements=("torch==2.11.0" "onnx==1.23.*" "onnxruntime" "librosa==0.11.*" "soundfile" "soxr" "mido" "mir_eval"
+  "scipy" "numpy")
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q "torch==2.11.0" "onnx==1.23.*" "onnxruntime" "librosa==0.11.*" "soundfile" "soxr" \
-  "mido" "mir_eval" "scipy" "numpy"
+# pip runs once per set of requirements (a stamp in the venv), not on every step.
+if [ "$(cat "$venv/.pianoscribe-requirements" 2>/dev/null)" != "${requirements[*]}" ]; then
+  "$venv/bin/pip" install -q "${requirements[@]}"
+  echo "${requirements[*]}" > "$venv/.pianoscribe-requirements"
+fi
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   prepare) exec "$venv/bin/python" "$here/prepare.py" "$@" ;;
   train) exec "$venv/bin/python" "$here/train.py" "$@" ;;
   export) exec "$venv/bin/python" "$here/../oaf/export.py" "$@" ;;
-  *) echo "usage: $0 prepare|train|export ARGS..." >&2; exit 2 ;;
+  plot) exec "$venv/bin/python" "$here/plot.py" "$@" ;;
+  setup) ;;
+  *) echo "usage: $0 prepare|train|export|plot|setup ARGS..." >&2; exit 2 ;;
 esac

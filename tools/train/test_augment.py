@@ -62,6 +62,18 @@ class Augment(unittest.TestCase):
         got = 10 * math.log10(A.power(y[SR // 20:]) / A.power(x[SR // 20:]))
         self.assertAlmostEqual(got, expect, delta=0.2)
 
+    def test_varispeed_moves_pitch_and_length_together(self):
+        try:
+            import soxr  # noqa: F401 (the training venv has it; Debian's python3 may not)
+        except ImportError:
+            self.skipTest("soxr is not installed")
+        x = tone(2.0)
+        y = A.varispeed(x, 1.02, SR)
+        self.assertAlmostEqual(len(y), len(x) / 1.02, delta=2)
+        spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+        peak = np.argmax(spectrum) * SR / len(y)
+        self.assertAlmostEqual(peak, 440.0 * 1.02, delta=SR / len(y))
+
     def test_stretch_notes(self):
         notes, sustain = A.stretch_notes([(1.0, 2.0, 60, 80)], [(0.5, 3.0)], tempo=2.0, transpose=-3)
         self.assertEqual(notes, [(0.5, 1.0, 57, 80)])

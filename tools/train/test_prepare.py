@@ -1,4 +1,5 @@
 """Dataset preparation: what gets rendered, and a rendered note sounds where the MIDI puts it."""
+import json
 import os
 import shutil
 import sys
@@ -25,6 +26,46 @@ class Prepare(unittest.TestCase):
                                ("validation", "fluidr3", "2004/v.midi"), ("validation", "musescore", "2004/v.midi")])
         self.assertEqual(len(P.plan(rows, ["train"], ["fluidr3"], None)), 3)
         self.assertTrue(P.output_path("/c", "train", "fluidr3", rows[0]).endswith("/c/fluidr3/train/2004/a.flac"))
+
+    def test_truncated_midi_ends_every_note_and_pedal_at_the_cut(self):
+        import mido
+        with tempfile.TemporaryDirectory() as d:
+            src = mido.MidiFile(ticks_per_beat=100)
+            t = mido.MidiTrack()
+            src.tracks.append(t)
+            # 60 bpm: 100 ticks = 1 s. Note 60 from 1 s to 10 s, pedal down at 2 s, note 64 from 6 s to 7 s.
+            t.append(mido.MetaMessage("set_tempo", tempo=1000000, time=0))
+            t.append(mido.Message("note_on", note=60, velocity=70, time=100))
+            t.append(mido.Message("control_change", control=64, value=127, time=100))
+            t.append(mido.Message("note_on", note=64, velocity=50, time=400))
+            t.append(mido.Message("note_off", note=64, time=100))
+            t.append(mido.Message("note_off", note=60, time=300))
+            src.save(os.path.join(d, "in.mid"))
+            P.truncate_midi(os.path.join(d, "in.mid"), 5.0, os.path.join(d, "out.mid"))
+            events, now = [], 0.0
+            for msg in mido.MidiFile(os.path.join(d, "out.mid")):
+                now += msg.time
+                if not msg.is_meta:
+                    events.append((round(now, 3), msg.type, getattr(msg, "note", None), getattr(msg, "value", None)))
+            self.assertEqual(events, [(1.0, "note_on", 60, None), (2.0, "control_change", None, 127),
+                                      (5.0, "note_off", 60, None), (5.0, "control_change", None, 0),
+                                      (5.0, "control_change", None, 0), (5.0, "control_change", None, 0)])
+
+    def test_a_later_run_keeps_the_earlier_runs_entries(self):
+        with tempfile.TemporaryDirectory() as cache:
+            for name in ("a", "b", "v"):
+                os.makedirs(os.path.join(cache, "fluidr3"), exist_ok=True)
+                open(os.path.join(cache, "fluidr3", name + ".flac"), "w").close()
+            path = os.path.join(cache, "manifest.json")
+            train = [{"split": "train", "audio": "fluidr3/a.flac"}, {"split": "train", "audio": "fluidr3/b.flac"},
+                     {"split": "train", "audio": "fluidr3/gone.flac"}]
+            with open(path, "w") as f:
+                json.dump(train, f)
+            validation = [{"split": "validation", "audio": "fluidr3/v.flac"}, {"split": "train", "audio": "fluidr3/b.flac",
+                                                                               "new": True}]
+            got = P.merged(path, validation, cache)
+            # a kept, gone dropped (its audio is not in the cache), b replaced by this run's entry
+            self.assertEqual(got, [train[0]] + validation)
 
     def test_a_rendered_note_sounds_where_the_midi_says(self):
         try:

@@ -15,7 +15,6 @@ plotting tool can read. Export a checkpoint with tools/oaf/export.py --checkpoin
 import argparse
 import csv
 import json
-import math
 import os
 import random
 import sys
@@ -28,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "oaf"))
 import augment  # noqa: E402
+import export  # noqa: E402
 import frontend  # noqa: E402
 import infer  # noqa: E402
 import labels as L  # noqa: E402
@@ -78,12 +78,18 @@ def example(pieces, seconds, rng, augmenting=True):
     entry = rng.choices(pieces.entries, weights)[0]
     notes, sustain = pieces.notes(entry)
     sr = frontend.CONFIG["sample_rate"]
-    start = quiet_start(notes, entry["duration"], seconds, rng)
+    # Varispeed (half the examples, +-2 %): `span` seconds of the piece become `seconds` of audio.
+    speed = rng.uniform(0.98, 1.02) if augmenting and rng.random() < 0.5 else 1.0
+    span = seconds * speed
+    start = quiet_start(notes, entry["duration"], span, rng)
     n = int(seconds * sr)
-    audio = pieces.audio(entry, int(start * sr), n)
-    audio = np.pad(audio, (0, n - len(audio)))
-    shifted = [(on - start, off - start, p, v) for on, off, p, v in notes if off > start and on < start + seconds]
-    pedal = [(a - start, b - start) for a, b in sustain if b > start and a < start + seconds]
+    audio = pieces.audio(entry, int(start * sr), int(span * sr))
+    if speed != 1.0:
+        audio = augment.varispeed(audio, speed, sr)
+    audio = np.pad(audio[:n], (0, max(n - len(audio), 0)))
+    shifted = [(on - start, off - start, p, v) for on, off, p, v in notes if off > start and on < start + span]
+    pedal = [(a - start, b - start) for a, b in sustain if b > start and a < start + span]
+    shifted, pedal = augment.stretch_notes(shifted, pedal, tempo=speed)
     frames = 1 + n // frontend.CONFIG["hop"]
     lab = L.labels(shifted, pedal, frames, HOP_SECONDS)
     if augmenting:
@@ -98,6 +104,39 @@ def example(pieces, seconds, rng, augmenting=True):
     return audio.astype(np.float32), lab
 
 
+def make_batch(pieces, seconds, size, seed, step):
+    """The batch of training step `step`: its examples drawn with a random generator seeded by (seed, step), so
+    that a resumed run sees exactly the batches the uninterrupted one would have seen."""
+    rng = random.Random(f"{seed}:{step}")
+    batch = [example(pieces, seconds, rng) for _ in range(size)]
+    return np.stack([b[0] for b in batch]), [np.stack([b[1][i] for b in batch]) for i in range(4)]
+
+
+class Prefetch:
+    """Makes the next batches in a thread while the network trains on this one (decoding, rendering the
+    augmentation and labelling are numpy and soundfile work that leaves the interpreter lock)."""
+
+    def __init__(self, make, first, last, depth=2):
+        import queue
+        import threading
+        self.queue = queue.Queue(maxsize=depth)
+
+        def run():
+            for step in range(first, last + 1):
+                try:
+                    self.queue.put((make(step), None))
+                except Exception as e:  # noqa: BLE001 (handed to the training loop, which raises it)
+                    self.queue.put((None, e))
+                    return
+        threading.Thread(target=run, daemon=True).start()
+
+    def next(self):
+        batch, error = self.queue.get()
+        if error is not None:
+            raise error
+        return batch
+
+
 def losses(outputs, targets):
     onset, offset, frame, velocity = outputs
     t_on, t_off, t_fr, t_vel = targets
@@ -106,30 +145,99 @@ def losses(outputs, targets):
     return {"onset": bce(onset, t_on), "offset": bce(offset, t_off), "frame": bce(frame, t_fr), "velocity": vel}
 
 
-def validate(net, fe, pieces, header, count, seconds=60.0):
-    """Mean note / +offset / frame F1 on the first `seconds` of `count` validation pieces (mir_eval)."""
+def note_scores(ref, est):
+    """mir_eval's note F1 without and with offsets, for notes (onset, offset, pitch, velocity)."""
     import mir_eval
-    net.eval()
-    scores = []
-    probs_net = network.Probabilities(net)
+    ri = np.array([[a, b] for a, b, _, _ in ref]).reshape(-1, 2)
+    rp = np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p, _ in ref])
+    ei = np.array([[a, b] for a, b, _, _ in est]).reshape(-1, 2)
+    ep = np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p, _ in est])
+    note = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep, offset_ratio=None)[2]
+    with_off = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep)[2]
+    return note, with_off
+
+
+def validation_sets(pieces, count, maps_dir, seconds=60.0):
+    """(name, [(audio, reference notes)]): the first `seconds` of `count` MAESTRO validation pieces (what picks
+    the best checkpoint), and the maps-dev recordings whole (real pianos; logged, never used to choose)."""
+    sets = []
+    maestro = []
     for entry in pieces.entries[:count]:
         audio = pieces.audio(entry, 0, int(seconds * frontend.CONFIG["sample_rate"]))
-        with torch.no_grad():
-            onset, _, frame, velocity = infer.probabilities(probs_net, fe, audio, header)
-        est = infer.decode(onset, frame, velocity, header)
         notes, sustain = pieces.notes(entry)
-        ref = [n for n in L.extend_with_sustain(notes, sustain) if n[0] < seconds]
-        if not ref:
-            continue
-        ri = np.array([[a, min(b, seconds)] for a, b, _, _ in ref])
-        rp = np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p, _ in ref])
-        ei = np.array([[a, b] for a, b, _, _ in est]).reshape(-1, 2)
-        ep = np.array([440.0 * 2 ** ((p - 69) / 12) for _, _, p, _ in est])
-        note = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep, offset_ratio=None)[2]
-        with_off = mir_eval.transcription.precision_recall_f1_overlap(ri, rp, ei, ep)[2]
-        scores.append((note, with_off))
+        ref = [(a, min(b, seconds), p, v) for a, b, p, v in L.extend_with_sustain(notes, sustain) if a < seconds]
+        if ref:
+            maestro.append((audio, ref))
+    sets.append(("validation", maestro))
+    if maps_dir and os.path.isdir(maps_dir):
+        import soundfile as sf
+        maps = []
+        for name in sorted(n for n in os.listdir(maps_dir) if n.endswith(".flac")):
+            audio, sr = sf.read(os.path.join(maps_dir, name), dtype="float32", always_2d=True)
+            if sr != frontend.CONFIG["sample_rate"]:
+                raise SystemExit(f"error: {name} is at {sr} Hz; maps-dev is 16 kHz")
+            ref = []
+            with open(os.path.join(maps_dir, name[:-5] + ".tsv")) as f:
+                for line in f:
+                    cells = line.split()
+                    try:
+                        ref.append((float(cells[0]), float(cells[1]), int(cells[2]), int(cells[3])))
+                    except (ValueError, IndexError):
+                        continue  # a header or comment line
+            maps.append((audio.mean(axis=1), ref))
+        sets.append(("maps-dev", maps))
+    return sets
+
+
+def validate(net, fe, sets, header):
+    """{set: (mean note F1, mean note-with-offset F1)} over each validation set's pieces."""
+    net.eval()
+    probs_net = network.Probabilities(net)
+    out = {}
+    for name, items in sets:
+        scores = []
+        for audio, ref in items:
+            with torch.no_grad():
+                onset, _, frame, velocity = infer.probabilities(probs_net, fe, audio, header)
+            scores.append(note_scores(ref, infer.decode(onset, frame, velocity, header)))
+        out[name] = tuple(float(np.mean([s[i] for s in scores])) if scores else 0.0 for i in range(2))
     net.train()
-    return tuple(float(np.mean([s[i] for s in scores])) if scores else 0.0 for i in range(2))
+    return out
+
+
+def describe_data(pieces):
+    """What the training set is, for the bundle's provenance."""
+    by = {}
+    for e in pieces.entries:
+        by.setdefault(e["renderer"], [0, 0.0])
+        by[e["renderer"]][0] += 1
+        by[e["renderer"]][1] += e["duration"] / 3600
+    parts = [f"{r}: {n} pieces, {h:.1f} h" for r, (n, h) in sorted(by.items())]
+    return "MAESTRO v2 train performance MIDI (" + "; ".join(parts) + ")"
+
+
+def code_commit():
+    import subprocess
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def keep_log(path, columns, step):
+    """log.csv as it stood at the checkpoint: rows past `step` (from a run interrupted after its last
+    checkpoint) are dropped, since the resumed run writes them again."""
+    rows = []
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f)][1:]
+    rows = [r for r in rows if r and int(r[0]) <= step]
+    with open(path + ".part", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        w.writerows(rows)
+    os.replace(path + ".part", path)
 
 
 def save(path, state):
@@ -154,6 +262,8 @@ def main(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=500)
     ap.add_argument("--validate-every", type=int, default=2000)
     ap.add_argument("--validation-pieces", type=int, default=4)
+    ap.add_argument("--maps", default=os.path.join(HERE, "..", "..", "..", "shared", "data", "maps-dev"),
+                    help="real recordings with .tsv notes, scored at each validation and logged ('' for none)")
     ap.add_argument("--train-split", default="train")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -161,12 +271,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     device = torch.device(args.device)
+    torch.manual_seed(args.seed)  # before the network, whose initial weights are drawn here
     net = network.OnsetsAndFrames(args.size).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.lr_decay_steps, gamma=args.lr_decay)
-    rng = random.Random(args.seed)
-    torch.manual_seed(args.seed)
-    step, best = 0, -1.0
+    step, best, wall = 0, -1.0, 0.0
     if os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
         if state["size"] != args.size:
@@ -174,35 +283,40 @@ def main(argv=None):
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-        step, best = state["step"], state.get("best", -1.0)
+        step, best, wall = state["step"], state.get("best", -1.0), state.get("wall_seconds", 0.0)
         print(f"resumed from {ckpt_path} at step {step}")
     train = Pieces(args.cache, args.train_split)
-    valid = Pieces(args.cache, "validation")
+    sets = validation_sets(Pieces(args.cache, "validation"), args.validation_pieces, args.maps)
     fe = frontend.LogMel().to(device)
-    header = {**frontend.CONFIG, "segment_seconds": 20.0, "segment_hop_seconds": 16.0,
-              "thresholds": {"onset": [0.5] * network.KEYS, "frame": [0.5] * network.KEYS},
-              "keys": {"lowest": network.LOWEST_KEY, "count": network.KEYS}, "velocity": {"scale": 80, "offset": 10}}
-    header["frames_per_segment"] = 1 + math.ceil(20.0 * header["sample_rate"]) // header["hop"]
+    # The windows and default thresholds the exported bundle will have, so validation decodes as the engine does.
+    header = export.header_for(args.size, export.SEGMENT_SECONDS, export.SEGMENT_HOP_SECONDS, {})
     log_path = os.path.join(args.out, "log.csv")
-    new_log = not os.path.exists(log_path)
+    columns = ["step", "onset", "offset", "frame", "velocity", "lr", "wall_seconds", "valid_note_f1",
+               "valid_offset_f1", "maps_note_f1", "maps_offset_f1"]
+    keep_log(log_path, columns, step)
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "onset", "offset", "frame", "velocity", "lr", "valid_note_f1", "valid_offset_f1"])
+    provenance = {"trained_on": describe_data(train), "size": args.size, "training_code_commit": code_commit(),
+                  "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+                  "batch": args.batch, "example_seconds": args.seconds}
 
     def checkpoint():
         save(ckpt_path, {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                         "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "step": step, "best": best,
+                         "torch_rng": torch.get_rng_state(), "step": step, "best": best, "wall_seconds": elapsed(),
                          "size": args.size, "args": vars(args)})
 
     net.train()
     started, seen = time.time(), 0
+
+    def elapsed():
+        return wall + time.time() - started
+
+    batches = Prefetch(lambda s: make_batch(train, args.seconds, args.batch, args.seed, s), step + 1, args.steps)
     while step < args.steps:
-        batch = [example(train, args.seconds, rng) for _ in range(args.batch)]
-        audio = torch.from_numpy(np.stack([b[0] for b in batch])).to(device)
-        targets = [torch.from_numpy(np.stack([b[1][i] for b in batch])).to(device) for i in range(4)]
+        audio, targets = batches.next()
+        audio = torch.from_numpy(audio).to(device)
+        targets = [torch.from_numpy(t).to(device) for t in targets]
         with torch.no_grad():
             mel = fe(audio)
         parts = losses(net(mel), targets)
@@ -215,19 +329,29 @@ def main(argv=None):
         step += 1
         seen += args.batch
         rate = seen / max(time.time() - started, 1e-9)
+        eta = (args.steps - step) * args.batch / rate
         print(f"\rstep {step}/{args.steps}  loss {loss.item():.4f} (onset {parts['onset'].item():.4f}, frame "
-              f"{parts['frame'].item():.4f})  {rate:.2f} examples/s ", end="", flush=True)
+              f"{parts['frame'].item():.4f})  {rate:.2f} examples/s, ETA {eta / 3600:.1f} h ", end="", flush=True)
         row = [step] + [round(parts[k].item(), 6) for k in ("onset", "offset", "frame", "velocity")]
-        row.append(sched.get_last_lr()[0])
+        row += [sched.get_last_lr()[0], round(elapsed(), 1)]
         if step % args.validate_every == 0 or step == args.steps:
-            note, with_off = validate(net, fe, valid, header, args.validation_pieces)
-            print(f"\n  validation: note F1 {note:.4f}, with offsets {with_off:.4f}")
+            scores = validate(net, fe, sets, header)
+            note, with_off = scores["validation"]
+            print(f"\n  validation: note F1 {note:.4f}, with offsets {with_off:.4f}", end="")
             row += [round(note, 4), round(with_off, 4)]
+            if "maps-dev" in scores:
+                maps = scores["maps-dev"]
+                print(f"; maps-dev note F1 {maps[0]:.4f}, with offsets {maps[1]:.4f}", end="")
+                row += [round(maps[0], 4), round(maps[1], 4)]
+            print()
             if note > best:
                 best = note
-                save(os.path.join(args.out, "best.pt"), {"model": net.state_dict(), "size": args.size,
-                                                          "provenance": {"steps": step, "validation_note_f1": note,
-                                                                         "trained_on": args.cache}})
+                save(os.path.join(args.out, "best.pt"), {
+                    "model": net.state_dict(), "size": args.size,
+                    "provenance": {**provenance, "steps": step, "examples": step * args.batch,
+                                   "training_hours": round(elapsed() / 3600, 2), "validation_note_f1": round(note, 4),
+                                   **({"maps_dev_note_f1_during_training": round(maps[0], 4)}
+                                      if "maps-dev" in scores else {})}})
         writer.writerow(row)
         log.flush()
         if step % args.checkpoint_every == 0 or step == args.steps:
