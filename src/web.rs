@@ -26,6 +26,7 @@ use crate::audio::container::{planar, Demuxer as Container, PacketTime};
 use crate::audio::timeline::Timeline;
 use crate::audio::AacConfig;
 use crate::notes::Note;
+use crate::score::{self, ScoreOptions};
 use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription};
 
 pub use wasm_bindgen_rayon::init_thread_pool;
@@ -168,6 +169,77 @@ fn reporter(progress: Option<&Function>) -> impl FnMut(&crate::Progress) -> Flow
             Ok(v) if v == JsValue::FALSE => Flow::Cancel,
             _ => Flow::Continue,
         }
+    }
+}
+
+/// The score stage's default options (`ScoreOptions`, camelCase keys), for the page's controls.
+#[wasm_bindgen(js_name = defaultScoreOptions)]
+pub fn default_score_options() -> JsValue {
+    to_js(&ScoreOptions::default())
+}
+
+/// A score of a transcription: `notes` as `Transcript.notes()` gives them ([onset, offset, pitch, velocity]
+/// per note), `pedals` as `Transcript.pedals()`, `options` a `ScoreOptions` object, `title` for the score.
+#[wasm_bindgen(js_name = makeScore)]
+pub fn make_score(notes: &[f64], pedals: &[f64], options: JsValue, title: String) -> Result<ScoreResult, JsError> {
+    let options: ScoreOptions = if options.is_undefined() || options.is_null() {
+        ScoreOptions::default()
+    } else {
+        from_js(&options, "score options")?
+    };
+    let mut t = Transcription::default();
+    for n in notes.chunks_exact(4) {
+        t.notes.push(crate::Note { onset: n[0], offset: n[1], pitch: n[2] as u8, velocity: n[3] as u8 });
+    }
+    for p in pedals.chunks_exact(4) {
+        if let Some(kind) = crate::PedalKind::from_controller(p[2] as u8) {
+            t.pedals.push(crate::Pedal { kind, start: p[0], end: p[1], value: p[3] as u8 });
+        }
+    }
+    let s = score::from_performance(&t, &options).map_err(js_err)?;
+    Ok(ScoreResult { musicxml: score::musicxml::write(&s, &title), midi: midi::write_score(&s), score: s })
+}
+
+/// A score: MusicXML, beat-aligned MIDI, and the beat times that map playback time to score time.
+#[wasm_bindgen]
+pub struct ScoreResult {
+    score: score::Score,
+    musicxml: String,
+    midi: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl ScoreResult {
+    pub fn musicxml(&self) -> String {
+        self.musicxml.clone()
+    }
+
+    /// Beat-aligned MIDI (tempo map on the beats, notes on the grid).
+    pub fn midi(&self) -> Vec<u8> {
+        self.midi.clone()
+    }
+
+    /// The performance time of every beat (seconds); beat k starts at k * quartersPerBeat quarter notes from
+    /// the score's start.
+    #[wasm_bindgen(js_name = beatTimes)]
+    pub fn beat_times(&self) -> Float64Array {
+        Float64Array::from(self.score.beat_times.as_slice())
+    }
+
+    #[wasm_bindgen(js_name = quartersPerBeat)]
+    pub fn quarters_per_beat(&self) -> f64 {
+        self.score.meter.beat_ticks() as f64 / score::DIVISIONS as f64
+    }
+
+    /// `{ bars, timeSignature: "n/d", keyFifths, pickupBeats }`.
+    pub fn summary(&self) -> JsValue {
+        let (n, d) = self.score.meter.time_signature();
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"bars".into(), &self.score.bars().into());
+        let _ = Reflect::set(&o, &"timeSignature".into(), &format!("{n}/{d}").into());
+        let _ = Reflect::set(&o, &"keyFifths".into(), &(self.score.keys[0].1.fifths as i32).into());
+        let _ = Reflect::set(&o, &"pickupBeats".into(), &self.score.pickup_beats.into());
+        o.into()
     }
 }
 

@@ -7,6 +7,7 @@ import { listModels, loadModel, modelPath } from './model.js';
 import { EngineClient, UserError } from './engine-client.js';
 import { drawRoll, timeAt } from './roll.js';
 import { Player } from './playback.js';
+import { ScoreView } from './score-view.js';
 
 const $ = (id) => document.getElementById(id);
 const RELOAD_FLAG = 'pianoscribe-isolation-reload';
@@ -22,7 +23,12 @@ const state = {
   duration: 0,
   name: 'transcription',
   midiUrl: null,
+  view: 'roll', // or 'score'
+  score: null, // the score of the current transcription: { musicxml, midi, beatTimes, quartersPerBeat, summary }
+  scoreKey: '', // the options it was made with
+  scoreUrls: [],
 };
+const scoreView = new ScoreView(document.getElementById('score'));
 
 const player = new Player({
   onTick: (t) => { $('clock').textContent = `${clock(t)} / ${clock(state.duration)}`; draw(t); },
@@ -50,7 +56,73 @@ function clock(seconds) {
 }
 
 function draw(cursor = null) {
+  if (state.view === 'score') {
+    if (cursor !== null) scoreView.follow(cursor);
+    return;
+  }
   drawRoll($('roll'), { notes: state.notes, pedals: state.pedals, duration: state.duration, cursor });
+}
+
+// ---- the score view ----
+// The score options come from the engine's defaults (ScoreOptions), with the page's one control on top.
+function scoreOptions() {
+  const base = (state.engine && state.engine.info && state.engine.info.scoreDefaults) || {};
+  return { ...base, hands: $('hands').checked };
+}
+
+function forgetScore() {
+  state.score = null;
+  state.scoreKey = '';
+  for (const u of state.scoreUrls) URL.revokeObjectURL(u);
+  state.scoreUrls = [];
+  $('download-xml').hidden = true;
+  $('download-score-midi').hidden = true;
+  $('score-status').textContent = '';
+  scoreView.clear();
+}
+
+function link(id, blob, name, text) {
+  const url = URL.createObjectURL(blob);
+  state.scoreUrls.push(url);
+  const a = $(id);
+  a.href = url;
+  a.download = name;
+  a.textContent = text;
+  a.hidden = false;
+}
+
+async function showView(view) {
+  state.view = view;
+  $('view-roll').setAttribute('aria-selected', String(view === 'roll'));
+  $('view-score').setAttribute('aria-selected', String(view === 'score'));
+  $('roll').hidden = view !== 'roll';
+  $('score').hidden = view !== 'score';
+  $('hands-label').hidden = view !== 'score';
+  if (view === 'roll') { draw(); return; }
+  const options = scoreOptions();
+  const key = JSON.stringify(options);
+  if (state.score && state.scoreKey === key) return;
+  if (!state.notes.length) { $('score-status').textContent = 'No notes to write a score of.'; return; }
+  forgetScore();
+  $('score-status').textContent = 'Writing the score…';
+  $('view-score').disabled = true;
+  try {
+    const engine = await startEngine();
+    const score = await engine.score(state.notes, state.pedals, options, state.name);
+    state.score = score;
+    state.scoreKey = key;
+    $('score-status').textContent = `${score.summary.bars} bars of ${score.summary.timeSignature}; drawing…`;
+    link('download-xml', new Blob([score.musicxml], { type: 'application/vnd.recordare.musicxml+xml' }),
+      `${state.name}.musicxml`, 'Download MusicXML');
+    link('download-score-midi', new Blob([score.midi], { type: 'audio/midi' }), `${state.name}-score.mid`,
+      'beat-aligned MIDI');
+    await scoreView.show(score);
+    $('score-status').textContent = `${score.summary.bars} bars of ${score.summary.timeSignature}`;
+  } catch (err) {
+    $('score-status').textContent = err instanceof UserError ? err.message : `The score could not be shown: ${err.message || err}`;
+  } finally {
+    $('view-score').disabled = false;
+  }
 }
 
 function setBusy(busy) {
@@ -195,6 +267,9 @@ async function transcribe(file) {
     state.notes = new Float64Array(0);
     state.pedals = new Float64Array(0);
     state.duration = 0;
+    forgetScore();
+    await showView('roll');
+    $('view-score').disabled = true;
     player.setSource(file);
     const result = await engine.transcribe(file, options(engine.info), {
       decodeWhole: params.get('decode') === 'whole',
@@ -232,6 +307,7 @@ async function transcribe(file) {
     a.hidden = false;
     player.setNotes(state.notes);
     $('play').disabled = false;
+    $('view-score').disabled = false;
     draw();
   } catch (err) {
     setBar('progress-bar', null);
@@ -275,6 +351,9 @@ async function main() {
     if (state.busy || $('play').disabled) return;
     player.play(timeAt($('roll'), e, state.duration)).then(() => { $('play').textContent = '■ Stop'; }, () => {});
   });
+  $('view-roll').addEventListener('click', () => showView('roll'));
+  $('view-score').addEventListener('click', () => showView('score'));
+  $('hands').addEventListener('change', () => showView('score'));
   window.addEventListener('resize', () => draw());
   startEngine().catch(() => {});
 }

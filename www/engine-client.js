@@ -34,11 +34,19 @@ export class EngineClient {
     this.info = null; // { threads, simd, defaults, faster }
     this.run = null; // the transcription in progress
     this.nextId = 1;
+    this.scores = new Map(); // id -> { resolve, reject } of score requests
+  }
+
+  // Score requests the worker will never answer (it died or was replaced) fail instead of hanging.
+  dropScores(message) {
+    for (const pending of this.scores.values()) pending.reject(new UserError(`No score could be written: ${message}`));
+    this.scores.clear();
   }
 
   // Starts a worker; resolves with the engine's info once the model is loaded.
   start() {
     if (this.worker) this.worker.terminate();
+    this.dropScores('the engine was restarted.');
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.worker = worker;
     this.ready = new Promise((resolve, reject) => {
@@ -59,6 +67,7 @@ export class EngineClient {
     const run = this.run;
     this.run = null;
     if (run) run.reject(new UserError(`${message} ${TRY}`));
+    this.dropScores(message);
     if (run || this.worker.readyOnce) this.start().catch(() => {});
     else rejectStart(new Error(message));
   }
@@ -72,6 +81,14 @@ export class EngineClient {
     }
     if (m.type === 'error' && m.stage) {
       rejectStart(new Error(m.stage === 'model' ? `The model failed to load: ${m.message}` : `The engine failed to start: ${m.message}`));
+      return;
+    }
+    if (m.type === 'scored' || m.type === 'score-error') {
+      const pending = this.scores.get(m.id);
+      this.scores.delete(m.id);
+      if (!pending) return;
+      if (m.type === 'scored') pending.resolve(m);
+      else pending.reject(new UserError(`No score could be written: ${m.message}`));
       return;
     }
     const run = this.run;
@@ -113,9 +130,21 @@ export class EngineClient {
     });
   }
 
+  // A score of a transcription (notes and pedals as the transcription gave them; options a ScoreOptions
+  // object). Resolves with { musicxml, midi, beatTimes, quartersPerBeat, summary }; rejects with a UserError.
+  async score(notes, pedals, options, title) {
+    await this.ready;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.scores.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'score', id, notes, pedals, options, title });
+    });
+  }
+
   // Ends the worker for good (another model replaces this engine). Only between runs.
   stop() {
     if (this.worker) this.worker.terminate();
+    this.dropScores('the engine was stopped.');
     this.worker = null;
   }
 

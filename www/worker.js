@@ -60,6 +60,7 @@ async function init(m) {
   post({
     type: 'ready', threads: wasm.threadCount(), simd: build.simd,
     defaults: engine.defaultOptions(), faster: engine.fasterOptions(), model: engine.model(),
+    scoreDefaults: wasm.defaultScoreOptions(),
   });
 }
 
@@ -114,10 +115,29 @@ async function transcribe(m) {
   }
 }
 
+// A score of a finished transcription: MusicXML, beat-aligned MIDI and the beat times for the cursor.
+function score(m) {
+  let s = null;
+  try {
+    s = wasm.makeScore(m.notes, m.pedals, m.options, m.title);
+    const midi = s.midi();
+    const beatTimes = s.beatTimes();
+    post({
+      type: 'scored', id: m.id, musicxml: s.musicxml(), midi, beatTimes, quartersPerBeat: s.quartersPerBeat(),
+      summary: s.summary(),
+    }, [midi.buffer, beatTimes.buffer]);
+  } catch (err) {
+    post({ type: 'score-error', id: m.id, message: describe(err).message });
+  } finally {
+    if (s) s.free();
+  }
+}
+
 self.onmessage = (event) => {
   const m = event.data;
   if (m.type === 'init') init(m);
   else if (m.type === 'transcribe') transcribe(m);
+  else if (m.type === 'score') score(m);
   else if (m.type === 'pcm' && pcmWaiter && pcmWaiter.id === m.id) {
     const w = pcmWaiter;
     pcmWaiter = null;

@@ -181,7 +181,8 @@ def validation_sets(pieces, count, maps_dir, seconds=60.0):
                 for line in f:
                     cells = line.split()
                     try:
-                        ref.append((float(cells[0]), float(cells[1]), int(cells[2]), int(cells[3])))
+                        # maps-dev writes pitch and velocity as decimals ("70.000000")
+                        ref.append((float(cells[0]), float(cells[1]), round(float(cells[2])), round(float(cells[3]))))
                     except (ValueError, IndexError):
                         continue  # a header or comment line
             maps.append((audio.mean(axis=1), ref))

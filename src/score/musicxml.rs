@@ -1,0 +1,384 @@
+//! MusicXML 4.0 (partwise): one piano part on two staves (right hand voice 1, left hand voice 5). Within a
+//! staff, notes starting together are one chord that lasts until the staff's next onset at most; gaps are
+//! rests. Durations are split at bar lines and, off the beat, at beat boundaries into values a reader knows
+//! (dotted or not, triplets where the beat was divided in three), tied together.
+
+
+use super::key::{KeySignature, Spelling};
+use super::{Clef, Score, ScoreNote, Staff, DIVISIONS};
+
+/// (ticks, type, dots, triplet) of every written value, longest first.
+const VALUES: [(u64, &str, u8, bool); 14] = [
+    (288, "whole", 1, false),
+    (192, "whole", 0, false),
+    (144, "half", 1, false),
+    (96, "half", 0, false),
+    (72, "quarter", 1, false),
+    (48, "quarter", 0, false),
+    (36, "eighth", 1, false),
+    (32, "quarter", 0, true),
+    (24, "eighth", 0, false),
+    (18, "16th", 1, false),
+    (16, "eighth", 0, true),
+    (12, "16th", 0, false),
+    (8, "16th", 0, true),
+    (6, "32nd", 0, false),
+];
+
+/// One chord (or rest, with no pitches) of a staff: [start, end) in ticks.
+#[derive(Debug, Clone)]
+struct Event {
+    start: u64,
+    end: u64,
+    notes: Vec<ScoreNote>,
+}
+
+fn staff_events(score: &Score, staff: Staff) -> Vec<Event> {
+    let notes: Vec<&ScoreNote> = score.notes.iter().filter(|n| n.staff == staff).collect();
+    let mut events: Vec<Event> = vec![];
+    for n in notes {
+        match events.last_mut() {
+            Some(e) if e.start == n.start => {
+                if !e.notes.iter().any(|m| m.pitch == n.pitch) {
+                    e.end = e.end.max(n.start + n.duration);
+                    e.notes.push(*n);
+                }
+            }
+            _ => events.push(Event { start: n.start, end: n.start + n.duration, notes: vec![*n] }),
+        }
+    }
+    for i in 0..events.len().saturating_sub(1) {
+        let next = events[i + 1].start;
+        events[i].end = events[i].end.min(next);
+    }
+    for e in &mut events {
+        e.notes.sort_by_key(|n| n.pitch);
+    }
+    events
+}
+
+/// [a, b) (ticks from the bar's start) as written values: from a beat, whole beats or a value shorter than a
+/// beat; off the beat, no value crosses the next beat. Longest values first, backtracking where a choice
+/// would leave a remainder no value can write (a sixteenth position followed by a triplet one, say).
+fn pieces(a: u64, b: u64, beat: u64) -> Vec<(u64, u64)> {
+    fn go(a: u64, b: u64, beat: u64, dead: &mut std::collections::HashSet<u64>, out: &mut Vec<(u64, u64)>) -> bool {
+        if a == b {
+            return true;
+        }
+        if dead.contains(&a) {
+            return false;
+        }
+        let on_beat = a % beat == 0;
+        let next_beat = (a / beat + 1) * beat;
+        for &(v, ..) in &VALUES {
+            let fits = v <= b - a && if on_beat { v % beat == 0 || v < beat } else { a + v <= next_beat };
+            if !fits {
+                continue;
+            }
+            out.push((a, v));
+            if go(a + v, b, beat, dead, out) {
+                return true;
+            }
+            out.pop();
+        }
+        dead.insert(a);
+        false
+    }
+    let mut out = vec![];
+    if go(a, b, beat, &mut Default::default(), &mut out) {
+        out
+    } else {
+        // Not on any grid the quantiser makes; written as one untyped duration (still valid MusicXML).
+        vec![(a, b - a)]
+    }
+}
+
+fn value_of(ticks: u64) -> Option<(&'static str, u8, bool)> {
+    VALUES.iter().find(|&&(v, ..)| v == ticks).map(|&(_, t, d, tr)| (t, d, tr))
+}
+
+/// The alteration a key signature gives a step.
+fn key_alter(key: KeySignature, step: u8) -> i8 {
+    // Sharps are added F C G D A E B, flats B E A D G C F (steps: C=0 .. B=6).
+    const SHARPS: [u8; 7] = [3, 0, 4, 1, 5, 2, 6];
+    let f = key.fifths as i32;
+    let idx = |s: u8| SHARPS.iter().position(|&x| x == s).unwrap() as i32;
+    if f > 0 && idx(step) < f {
+        1
+    } else if f < 0 && (6 - idx(step)) < -f {
+        -1
+    } else {
+        0
+    }
+}
+
+fn accidental_name(alter: i8) -> &'static str {
+    match alter {
+        -2 => "flat-flat",
+        -1 => "flat",
+        1 => "sharp",
+        2 => "double-sharp",
+        _ => "natural",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    fn line(&mut self, depth: usize, text: &str) {
+        for _ in 0..depth {
+            self.out.push_str("  ");
+        }
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+}
+
+/// The score as a MusicXML 4.0 partwise document titled `title`.
+pub fn write(score: &Score, title: &str) -> String {
+    let mut w = Writer { out: String::new() };
+    w.line(0, r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>"#);
+    w.line(
+        0,
+        r#"<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" "http://www.musicxml.org/dtds/partwise.dtd">"#,
+    );
+    w.line(0, r#"<score-partwise version="4.0">"#);
+    w.line(1, &format!("<work><work-title>{}</work-title></work>", escape(title)));
+    w.line(1, "<identification>");
+    w.line(2, "<encoding>");
+    w.line(3, &format!("<software>pianoscribe {}</software>", env!("CARGO_PKG_VERSION")));
+    w.line(2, "</encoding>");
+    w.line(1, "</identification>");
+    w.line(1, r#"<part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>"#);
+    w.line(1, r#"<part id="P1">"#);
+    let staves = [Staff::Right, Staff::Left];
+    let events: Vec<Vec<Event>> = staves.iter().map(|&s| staff_events(score, s)).collect();
+    let mut cursor = [0usize; 2];
+    let beat = score.meter.beat_ticks() as u64;
+    let (beats, beat_type) = score.meter.time_signature();
+    for bar in 0..score.bars() {
+        let (start, end) = (score.bar_start(bar), score.bar_start(bar + 1));
+        let number = if score.pickup_beats > 0 { bar } else { bar + 1 };
+        let implicit = if score.pickup_beats > 0 && bar == 0 { r#" implicit="yes""# } else { "" };
+        w.line(2, &format!(r#"<measure number="{number}"{implicit}>"#));
+        let key = score.key_at(bar);
+        let key_changes = bar == 0 || score.keys.iter().any(|(b, _)| *b == bar && *b > 0);
+        let clefs: Vec<&(u32, Staff, Clef)> = score.clefs.iter().filter(|c| c.0 == bar).collect();
+        if bar == 0 || key_changes || !clefs.is_empty() {
+            w.line(3, "<attributes>");
+            if bar == 0 {
+                w.line(4, &format!("<divisions>{DIVISIONS}</divisions>"));
+            }
+            if key_changes {
+                let mode = if key.minor { "minor" } else { "major" };
+                w.line(4, &format!("<key><fifths>{}</fifths><mode>{mode}</mode></key>", key.fifths));
+            }
+            if bar == 0 {
+                w.line(4, &format!("<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>"));
+                w.line(4, "<staves>2</staves>");
+            }
+            for &&(_, staff, clef) in &clefs {
+                let (sign, line) = if clef == Clef::Treble { ("G", 2) } else { ("F", 4) };
+                w.line(4, &format!(r#"<clef number="{}"><sign>{sign}</sign><line>{line}</line></clef>"#, staff as u8));
+            }
+            w.line(3, "</attributes>");
+        }
+        if bar == 0 {
+            if let Some(bpm) = opening_tempo(score) {
+                let (unit, dot) = if score.meter.compound { ("quarter", "<beat-unit-dot/>") } else { ("quarter", "") };
+                let quarter_bpm = if score.meter.compound { bpm * 1.5 } else { bpm };
+                w.line(3, r#"<direction placement="above">"#);
+                w.line(
+                    4,
+                    &format!(
+                        "<direction-type><metronome><beat-unit>{unit}</beat-unit>{dot}<per-minute>{}</per-minute></metronome></direction-type>",
+                        bpm.round()
+                    ),
+                );
+                w.line(4, "<staff>1</staff>");
+                w.line(4, &format!(r#"<sound tempo="{:.1}"/>"#, quarter_bpm));
+                w.line(3, "</direction>");
+            }
+        }
+        for (si, &staff) in staves.iter().enumerate() {
+            if si == 1 {
+                w.line(3, &format!("<backup><duration>{}</duration></backup>", end - start));
+            }
+            let voice = if staff == Staff::Right { 1 } else { 5 };
+            // Events overlapping this bar, with rests in the gaps.
+            let list = &events[si];
+            while cursor[si] < list.len() && list[cursor[si]].end <= start {
+                cursor[si] += 1;
+            }
+            let mut segments: Vec<(u64, u64, Option<&Event>)> = vec![];
+            let mut t = start;
+            let mut i = cursor[si];
+            while i < list.len() && list[i].start < end {
+                let e = &list[i];
+                let (a, b) = (e.start.max(start), e.end.min(end));
+                if a > t {
+                    segments.push((t, a, None));
+                }
+                if b > a {
+                    segments.push((a, b, Some(e)));
+                }
+                t = t.max(b);
+                i += 1;
+            }
+            if t < end {
+                segments.push((t, end, None));
+            }
+            let mut alters: std::collections::HashMap<(u8, i8), i8> = Default::default();
+            let whole_rest = segments.len() == 1 && segments[0].2.is_none();
+            for (a, b, event) in segments {
+                if whole_rest {
+                    w.line(3, "<note>");
+                    w.line(4, r#"<rest measure="yes"/>"#);
+                    w.line(4, &format!("<duration>{}</duration>", b - a));
+                    w.line(4, &format!("<voice>{voice}</voice>"));
+                    w.line(4, &format!("<staff>{}</staff>", staff as u8));
+                    w.line(3, "</note>");
+                    continue;
+                }
+                for (p, len) in pieces(a - start, b - start, beat) {
+                    let at = start + p;
+                    let value = value_of(len);
+                    match event {
+                        None => note_xml(&mut w, None, len, voice, staff, value, false, false, false, None),
+                        Some(e) => {
+                            let tie_stop = at > e.start;
+                            let tie_start = at + len < e.end;
+                            for (k, n) in e.notes.iter().enumerate() {
+                                let s = n.spelling;
+                                let shown = alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
+                                let accidental = if !tie_stop && shown != s.alter {
+                                    alters.insert((s.step, s.octave), s.alter);
+                                    Some(accidental_name(s.alter))
+                                } else {
+                                    None
+                                };
+                                note_xml(&mut w, Some(s), len, voice, staff, value, k > 0, tie_start, tie_stop, accidental);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        w.line(2, "</measure>");
+    }
+    w.line(1, "</part>");
+    w.line(0, "</score-partwise>");
+    w.out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn note_xml(
+    w: &mut Writer,
+    pitch: Option<Spelling>,
+    len: u64,
+    voice: u8,
+    staff: Staff,
+    value: Option<(&str, u8, bool)>,
+    chord: bool,
+    tie_start: bool,
+    tie_stop: bool,
+    accidental: Option<&str>,
+) {
+    w.line(3, "<note>");
+    if chord {
+        w.line(4, "<chord/>");
+    }
+    match pitch {
+        Some(s) => {
+            let alter = if s.alter != 0 { format!("<alter>{}</alter>", s.alter) } else { String::new() };
+            w.line(4, &format!("<pitch><step>{}</step>{alter}<octave>{}</octave></pitch>", s.step_name(), s.octave));
+        }
+        None => w.line(4, "<rest/>"),
+    }
+    w.line(4, &format!("<duration>{len}</duration>"));
+    if tie_stop {
+        w.line(4, r#"<tie type="stop"/>"#);
+    }
+    if tie_start {
+        w.line(4, r#"<tie type="start"/>"#);
+    }
+    w.line(4, &format!("<voice>{voice}</voice>"));
+    if let Some((kind, dots, triplet)) = value {
+        w.line(4, &format!("<type>{kind}</type>"));
+        for _ in 0..dots {
+            w.line(4, "<dot/>");
+        }
+        if let Some(a) = accidental {
+            w.line(4, &format!("<accidental>{a}</accidental>"));
+        }
+        if triplet {
+            w.line(4, "<time-modification><actual-notes>3</actual-notes><normal-notes>2</normal-notes></time-modification>");
+        }
+    } else if let Some(a) = accidental {
+        w.line(4, &format!("<accidental>{a}</accidental>"));
+    }
+    w.line(4, &format!("<staff>{}</staff>", staff as u8));
+    if tie_start || tie_stop {
+        let mut n = String::from("<notations>");
+        if tie_stop {
+            n.push_str(r#"<tied type="stop"/>"#);
+        }
+        if tie_start {
+            n.push_str(r#"<tied type="start"/>"#);
+        }
+        n.push_str("</notations>");
+        w.line(4, &n);
+    }
+    w.line(3, "</note>");
+}
+
+/// Beats per minute over the first bars (the median beat period of the first 8 beats).
+fn opening_tempo(score: &Score) -> Option<f64> {
+    let mut periods: Vec<f64> = score.beat_times.windows(2).take(8).map(|w| w[1] - w[0]).collect();
+    if periods.is_empty() {
+        return None;
+    }
+    periods.sort_by(f64::total_cmp);
+    let p = periods[periods.len() / 2];
+    (p > 0.0).then(|| 60.0 / p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_are_written_values_that_respect_the_beat() {
+        // 4/4, beat 48: from the second sixteenth to the end of beat 3: a dotted eighth to beat 2, then a half.
+        assert_eq!(pieces(12, 144, 48), vec![(12, 36), (48, 96)]);
+        assert_eq!(pieces(0, 192, 48), vec![(0, 192)]);
+        assert_eq!(pieces(0, 72, 48), vec![(0, 48), (48, 24)]);
+        // Triplets: the second and third eighths of a triplet beat.
+        assert_eq!(pieces(16, 48, 48), vec![(16, 32)]);
+        assert_eq!(pieces(0, 16, 48), vec![(0, 16)]);
+        // 6/8: beat 72; a dotted half is two beats.
+        assert_eq!(pieces(0, 144, 72), vec![(0, 144)]);
+        assert_eq!(pieces(24, 72, 72), vec![(24, 48)]);
+        for (a, b, beat) in [(6, 190, 48), (8, 200, 48), (30, 300, 72)] {
+            let p = pieces(a, b, beat);
+            assert_eq!(p.iter().map(|x| x.1).sum::<u64>(), b - a);
+            assert!(p.iter().all(|x| value_of(x.1).is_some()), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn key_signatures_alter_the_right_steps() {
+        let d = KeySignature { fifths: 2, minor: false };
+        let eb = KeySignature { fifths: -3, minor: false };
+        let alters: Vec<i8> = (0..7).map(|s| key_alter(d, s)).collect();
+        assert_eq!(alters, vec![1, 0, 0, 1, 0, 0, 0]); // C# F#
+        let alters: Vec<i8> = (0..7).map(|s| key_alter(eb, s)).collect();
+        assert_eq!(alters, vec![0, 0, -1, 0, 0, -1, -1]); // Bb Eb Ab
+    }
+}

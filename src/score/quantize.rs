@@ -1,0 +1,177 @@
+//! Onsets and durations onto the beat grid. Each beat gets one subdivision (1, 2, 4, ... or 3, 6 for
+//! triplets; 3 and 6 in compound meters, 2 for a duplet) chosen for the onsets that fall in it: the one
+//! whose snapped onsets are closest to the played ones, where a finer or triplet grid has to earn its place.
+//! A note's end is snapped to the grid of the beat it ends in, so every position is on its beat's grid and
+//! every duration can be written (see `musicxml`).
+
+use super::{BeatGrid, ScoreOptions};
+use crate::notes::Note;
+
+/// A note on the grid: start and duration in ticks from the grid's first beat.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Placed {
+    pub start: u64,
+    pub duration: u64,
+    pub pitch: u8,
+    pub velocity: u8,
+    /// The onset's beat is divided in three or six.
+    pub tuplet: bool,
+}
+
+/// The subdivisions a beat may take and what each costs (squared beat fractions per beat): plainer grids
+/// first, so that ties go to them.
+fn candidates(compound: bool, options: &ScoreOptions) -> Vec<(u32, f64)> {
+    let finest = options.subdivisions.max(1);
+    let mut out = vec![];
+    if compound {
+        // A compound beat divides in three eighths (six sixteenths); two is a duplet of dotted eighths.
+        out.push((1, 0.0));
+        out.push((3, 0.001));
+        if finest >= 4 {
+            out.push((6, 0.003));
+        }
+        out.push((2, 0.004));
+        return out;
+    }
+    let mut d = 1;
+    let mut cost = 0.0;
+    while d <= finest {
+        out.push((d, cost));
+        d *= 2;
+        cost += 0.001;
+    }
+    if options.triplets {
+        out.push((3, 0.0025));
+        if finest >= 4 {
+            out.push((6, 0.005));
+        }
+    }
+    out
+}
+
+/// Snaps `notes` (seconds) onto `grid` (which must cover them: see `BeatGrid::covering`).
+pub fn quantize(notes: &[Note], grid: &BeatGrid, options: &ScoreOptions) -> Vec<Placed> {
+    let beat_ticks = grid.meter.beat_ticks() as f64;
+    let cands = candidates(grid.meter.compound, options);
+    let default_sub = if grid.meter.compound { 3 } else { options.subdivisions.max(1) };
+    let finest = cands.iter().map(|c| c.0).max().unwrap_or(1) as f64;
+    // Each onset belongs to the beat whose grid can take it: within half the finest step before a beat it
+    // belongs to that beat (it snaps onto the beat itself).
+    let positions: Vec<f64> = notes.iter().map(|n| grid.position(n.onset).max(0.0)).collect();
+    let beat_of = |p: f64| (p + 0.5 / finest).floor().max(0.0) as usize;
+    let beats = positions.iter().map(|&p| beat_of(p) + 1).max().unwrap_or(1);
+    let mut members: Vec<Vec<usize>> = vec![vec![]; beats];
+    for (i, &p) in positions.iter().enumerate() {
+        members[beat_of(p)].push(i);
+    }
+    // The subdivision of every beat.
+    let mut sub = vec![default_sub; beats + 1];
+    for (k, idx) in members.iter().enumerate() {
+        if idx.is_empty() {
+            continue;
+        }
+        let mut best = (f64::INFINITY, default_sub);
+        for &(d, cost) in &cands {
+            let err: f64 = idx
+                .iter()
+                .map(|&i| {
+                    let f = positions[i] - k as f64;
+                    let q = (f * d as f64).round() / d as f64;
+                    (f - q) * (f - q)
+                })
+                .sum();
+            let total = err + cost * idx.len() as f64;
+            if total < best.0 - 1e-12 {
+                best = (total, d);
+            }
+        }
+        sub[k] = best.1;
+    }
+    let snap = |p: f64, sub: &[u32]| -> u64 {
+        let k = (p.max(0.0)).floor() as usize;
+        let d = *sub.get(k).unwrap_or(&default_sub) as f64;
+        let f = p - k as f64;
+        ((k as f64 + (f * d).round() / d) * beat_ticks).round() as u64
+    };
+    notes
+        .iter()
+        .zip(&positions)
+        .map(|(n, &p)| {
+            let k = beat_of(p);
+            let d = sub[k];
+            let f = p - k as f64;
+            let start = ((k as f64 + (f * d as f64).round() / d as f64) * beat_ticks).round() as u64;
+            let step = (beat_ticks / d as f64).round() as u64;
+            let end_pos = grid.position(n.offset).max(p);
+            let mut end = snap(end_pos, &sub);
+            if end < start + step {
+                end = start + step;
+            }
+            Placed { start, duration: end - start, pitch: n.pitch, velocity: n.velocity, tuplet: d % 3 == 0 && !grid.meter.compound }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::Meter;
+
+    fn note(onset: f64, offset: f64, pitch: u8) -> Note {
+        Note { onset, offset, pitch, velocity: 64 }
+    }
+
+    fn grid(compound: bool) -> BeatGrid {
+        // Beats every 0.5 s from 0 s.
+        let times = (0..20).map(|k| k as f64 * 0.5).collect();
+        BeatGrid::new(times, 0, Meter { beats_per_bar: 4, compound }).unwrap()
+    }
+
+    #[test]
+    fn sixteenths_eighths_and_triplets_land_on_their_grids() {
+        let opts = ScoreOptions::default();
+        // Beat 0: sixteenths (0, 1/4, 1/2, 3/4) played a little off; beat 1: triplets; beat 2: a quarter.
+        let notes = [
+            note(0.01, 0.12, 60),
+            note(0.13, 0.25, 62),
+            note(0.24, 0.37, 64),
+            note(0.38, 0.5, 65),
+            note(0.5, 0.66, 67),
+            note(0.67, 0.83, 69),
+            note(0.84, 0.99, 71),
+            note(1.02, 1.49, 72),
+        ];
+        let got: Vec<(u64, u64, bool)> =
+            quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration, p.tuplet)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 12, false),
+                (12, 12, false),
+                (24, 12, false),
+                (36, 12, false),
+                (48, 16, true),
+                (64, 16, true),
+                (80, 16, true),
+                (96, 48, false)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_onset_just_before_a_beat_goes_on_the_beat_and_short_notes_keep_a_step() {
+        let opts = ScoreOptions::default();
+        let notes = [note(0.49, 0.5, 60), note(1.0, 1.01, 62)];
+        let got: Vec<(u64, u64)> = quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration)).collect();
+        assert_eq!(got, vec![(48, 48), (96, 48)]);
+    }
+
+    #[test]
+    fn compound_beats_divide_in_three() {
+        let opts = ScoreOptions::default();
+        // Beat = dotted quarter = 72 ticks; eighths at thirds of a beat.
+        let notes = [note(0.0, 0.17, 60), note(0.167, 0.33, 62), note(0.333, 0.5, 64)];
+        let got: Vec<(u64, u64)> = quantize(&notes, &grid(true), &opts).iter().map(|p| (p.start, p.duration)).collect();
+        assert_eq!(got, vec![(0, 24), (24, 24), (48, 24)]);
+    }
+}

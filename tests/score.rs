@@ -1,0 +1,419 @@
+//! The score stage on ASAP (../shared/data/asap-dev: 31 real performances as MIDI, with annotated beats,
+//! downbeats, time signatures and keys).
+//!
+//! - On the annotated beats: every MusicXML file validates against the MusicXML 4.0 XSD, and the beat-aligned
+//!   MIDI's bar lines fall on the annotated downbeats.
+//! - On tracked beats (the whole score stage): beat and downbeat F-measure (mir_eval, 70 ms), meter and key
+//!   accuracy, per performance and averaged, printed with --nocapture; the averages must reach the targets.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pianoscribe::metrics::{event_f_measure, read_transcription};
+use pianoscribe::score::{self, BeatGrid, Meter, ScoreOptions};
+use pianoscribe::{midi, Transcription};
+
+mod common;
+use common::{repo, shared};
+
+/// One annotated performance.
+struct Performance {
+    name: String,
+    midi: PathBuf,
+    beats: Vec<f64>,
+    downbeats: Vec<f64>,
+    /// The first annotated time signature (numerator, denominator) and key (sharps, negative for flats).
+    time_signature: (u32, u32),
+    key: Option<i8>,
+    first_downbeat: usize,
+    /// The score as MIDI (one track per staff, the last the lowest) and its annotated beats (score seconds).
+    score_midi: PathBuf,
+    score_beats: Vec<f64>,
+}
+
+impl Performance {
+    fn meter(&self) -> Meter {
+        let (n, d) = self.time_signature;
+        if d == 8 && n % 3 == 0 && n > 3 {
+            Meter { beats_per_bar: n / 3, compound: true }
+        } else {
+            Meter { beats_per_bar: n, compound: false }
+        }
+    }
+
+    fn transcription(&self) -> Transcription {
+        read_transcription(&self.midi).unwrap()
+    }
+}
+
+fn asap() -> Vec<Performance> {
+    let root = shared("data/asap-dev");
+    let csv = std::fs::read_to_string(root.join("metadata.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (perf, ann) = (col("midi_performance"), col("performance_annotations"));
+    let (score_midi, score_ann) = (col("midi_score"), col("midi_score_annotations"));
+    let mut out = vec![];
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let text = std::fs::read_to_string(root.join(cells[ann])).unwrap();
+        let (mut beats, mut downbeats, mut time_signature, mut key, mut first_downbeat) = (vec![], vec![], None, None, None);
+        for row in text.lines().filter(|l| !l.trim().is_empty()) {
+            let fields: Vec<&str> = row.split('\t').collect();
+            let t: f64 = fields[0].parse().unwrap();
+            let kind: Vec<&str> = fields[2].split(',').collect();
+            if kind[0] == "db" {
+                downbeats.push(t);
+                first_downbeat.get_or_insert(beats.len());
+            }
+            beats.push(t);
+            if let Some(ts) = kind.get(1).filter(|s| !s.is_empty()) {
+                let (n, d) = ts.split_once('/').unwrap();
+                time_signature.get_or_insert((n.parse().unwrap(), d.parse().unwrap()));
+            }
+            if let Some(k) = kind.get(2).filter(|s| !s.is_empty()) {
+                key.get_or_insert(k.parse().unwrap());
+            }
+        }
+        let score_beats = std::fs::read_to_string(root.join(cells[score_ann]))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').next().unwrap().parse().unwrap())
+            .collect();
+        out.push(Performance {
+            score_midi: root.join(cells[score_midi]),
+            score_beats,
+            name: cells[perf].trim_end_matches(".mid").to_string(),
+            midi: root.join(cells[perf]),
+            beats,
+            downbeats,
+            time_signature: time_signature.unwrap_or((4, 4)),
+            key,
+            first_downbeat: first_downbeat.unwrap_or(0),
+        });
+    }
+    assert_eq!(out.len(), 31, "asap-dev lists 31 performances");
+    out
+}
+
+/// xmllint against the MusicXML 4.0 XSD (tests/musicxml-4.0), offline.
+fn validate(files: &[PathBuf]) {
+    let dir = repo("tests/musicxml-4.0");
+    let out = Command::new("xmllint")
+        .env("XML_CATALOG_FILES", dir.join("catalog.xml"))
+        .args(["--nonet", "--noout", "--schema"])
+        .arg(dir.join("musicxml.xsd"))
+        .args(files)
+        .output()
+        .expect("xmllint (Debian libxml2-utils) must be installed");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "MusicXML files do not validate:\n{}", &report[..report.len().min(4000)]);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pianoscribe-score-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn file_name(p: &Performance) -> String {
+    p.name.replace('/', "_")
+}
+
+/// The score stage on the annotated beats: valid MusicXML, and bar lines of the beat-aligned MIDI on the
+/// annotated downbeats (to the microsecond rounding of MIDI tempi), for every performance whose bars keep
+/// one meter (the score has one meter; some pieces change it, e.g. Ravel's Ondine).
+#[test]
+fn annotated_beats_give_valid_musicxml_and_midi_bars_on_the_downbeats() {
+    let dir = scratch("annotated");
+    let mut files = vec![];
+    let mut checked = 0;
+    let mut rows = vec![];
+    eprintln!("{:<58} {:>6} {:>6} {:>6} {:>6} {:>4}", "on the annotated beats", "notes", "hands", "onset", "value", "key");
+    for p in asap() {
+        let t = p.transcription();
+        let grid = BeatGrid::new(p.beats.clone(), p.first_downbeat, p.meter()).unwrap();
+        let s = score::arrange(&t, &grid, &ScoreOptions::default()).unwrap();
+        let a = agreement(&p, &t, &s);
+        // Enharmonic keys count as the same key (F# major written with six flats is Gb major).
+        let key_ok = p.key.map(|k| (k as i32 - s.keys[0].1.fifths as i32).rem_euclid(12) == 0);
+        eprintln!(
+            "{:<58} {:>6} {:>6.3} {:>6.3} {:>6.3} {:>4}",
+            p.name,
+            a.matched,
+            a.hands,
+            a.onsets,
+            a.values,
+            key_ok.map_or("-", |k| if k { "yes" } else { "no" })
+        );
+        rows.push((a, key_ok));
+        let path = dir.join(format!("{}.musicxml", file_name(&p)));
+        std::fs::write(&path, score::musicxml::write(&s, &p.name)).unwrap();
+        files.push(path);
+        let per_bar = p.meter().beats_per_bar as usize;
+        let one_meter = p.beats[p.first_downbeat..]
+            .chunks(per_bar)
+            .zip(p.downbeats.iter())
+            .all(|(bar, d)| bar[0] == *d);
+        if !one_meter {
+            continue;
+        }
+        checked += 1;
+        let bars = midi::bar_times(&midi::write_score(&s), &p.name).unwrap();
+        // Every annotated downbeat has a bar line within 2 ms.
+        let worst = p
+            .downbeats
+            .iter()
+            .map(|d| bars.iter().map(|b| (b - d).abs()).fold(f64::INFINITY, f64::min))
+            .fold(0.0, f64::max);
+        assert!(worst < 0.002, "{}: a downbeat is {worst} s from the nearest bar line", p.name);
+    }
+    assert!(checked >= 20, "only {checked} performances keep one meter");
+    let mean = |f: &dyn Fn(&Agreement) -> f64| rows.iter().map(|r| f(&r.0)).sum::<f64>() / rows.len() as f64;
+    let keys = rows.iter().filter_map(|r| r.1).collect::<Vec<_>>();
+    eprintln!(
+        "mean of {}: hands {:.3}, onset position {:.3}, note value {:.3}; key {}/{}",
+        rows.len(),
+        mean(&|a| a.hands),
+        mean(&|a| a.onsets),
+        mean(&|a| a.values),
+        keys.iter().filter(|&&k| k).count(),
+        keys.len()
+    );
+    // Where the score stage stands on the annotated beats (measured when the test was written: see the
+    // README); the floors catch a regression, not noise.
+    assert!(mean(&|a| a.hands) > 0.85, "hand assignment fell");
+    assert!(mean(&|a| a.onsets) > 0.68, "onset quantisation fell");
+    validate(&files);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The CLI's `score` on a folder writes one valid MusicXML file and one MIDI file per performance.
+#[test]
+fn cli_scores_a_folder() {
+    let dir = scratch("cli");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    for p in asap().iter().take(2) {
+        std::fs::copy(&p.midi, input.join(format!("{}.mid", file_name(p)))).unwrap();
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_pianoscribe"))
+        .args(["score"])
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.join("xml"))
+        .arg("--midi")
+        .arg(dir.join("mid"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let xml: Vec<PathBuf> = std::fs::read_dir(dir.join("xml")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(xml.len(), 2);
+    assert_eq!(std::fs::read_dir(dir.join("mid")).unwrap().count(), 2);
+    validate(&xml);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Bad input is a clear error: no notes, or a file that is not MIDI.
+#[test]
+fn cli_score_errors_are_clear() {
+    let dir = scratch("errors");
+    let empty = dir.join("empty.tsv");
+    std::fs::write(&empty, "onset\toffset\tpitch\tvelocity\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pianoscribe"))
+        .args(["score"])
+        .arg(&empty)
+        .arg("-o")
+        .arg(dir.join("x.musicxml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(msg.contains("no notes"), "{msg}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = Path::new("");
+}
+
+/// Where time `t` falls among `beats` (fractional beat index; linear, edge periods outside).
+fn beat_position(beats: &[f64], t: f64) -> f64 {
+    let n = beats.len();
+    if t <= beats[0] {
+        return (t - beats[0]) / (beats[1] - beats[0]);
+    }
+    if t >= beats[n - 1] {
+        return (n - 1) as f64 + (t - beats[n - 1]) / (beats[n - 1] - beats[n - 2]);
+    }
+    let k = beats.partition_point(|&b| b <= t) - 1;
+    k as f64 + (t - beats[k]) / (beats[k + 1] - beats[k])
+}
+
+/// The score's notes as (beat position, length in beats, pitch, right hand?), from the score MIDI's tracks:
+/// the last track is the left hand's staff, the others the right hand's.
+fn score_notes(p: &Performance) -> Vec<(f64, f64, u8, bool)> {
+    use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
+    let bytes = std::fs::read(&p.score_midi).unwrap();
+    let smf = Smf::parse(&bytes).unwrap();
+    let Timing::Metrical(tpq) = smf.header.timing else { panic!("SMPTE score MIDI") };
+    let tpq = tpq.as_int() as f64;
+    let mut tempi: Vec<(u64, f64)> = vec![];
+    for track in &smf.tracks {
+        let mut tick = 0u64;
+        for ev in track {
+            tick += ev.delta.as_int() as u64;
+            if let TrackEventKind::Meta(MetaMessage::Tempo(t)) = ev.kind {
+                tempi.push((tick, t.as_int() as f64));
+            }
+        }
+    }
+    tempi.sort_by_key(|t| t.0);
+    let seconds = |tick: u64| {
+        let (mut t0, mut s, mut us) = (0u64, 0.0, 500_000.0);
+        for &(t, u) in &tempi {
+            if t > tick {
+                break;
+            }
+            s += (t - t0) as f64 * us / 1e6 / tpq;
+            t0 = t;
+            us = u;
+        }
+        s + (tick - t0) as f64 * us / 1e6 / tpq
+    };
+    let note_tracks: Vec<usize> = (0..smf.tracks.len())
+        .filter(|&i| smf.tracks[i].iter().any(|e| matches!(e.kind, TrackEventKind::Midi { message: MidiMessage::NoteOn { .. }, .. })))
+        .collect();
+    let mut out = vec![];
+    for (rank, &i) in note_tracks.iter().enumerate() {
+        let right = rank + 1 < note_tracks.len();
+        let mut tick = 0u64;
+        let mut open: std::collections::HashMap<u8, u64> = Default::default();
+        for ev in &smf.tracks[i] {
+            tick += ev.delta.as_int() as u64;
+            if let TrackEventKind::Midi { message, .. } = ev.kind {
+                match message {
+                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                        open.insert(key.as_int(), tick);
+                    }
+                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                        if let Some(start) = open.remove(&key.as_int()) {
+                            let a = beat_position(&p.score_beats, seconds(start));
+                            let b = beat_position(&p.score_beats, seconds(tick));
+                            out.push((a, b - a, key.as_int(), right));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+/// How the score stage did on one performance, against the score: the fraction of performance notes (matched
+/// to a score note of the same pitch within half a beat, through the annotated beats) written on the score's
+/// staff, with the score's position in the beat, and with the score's length.
+struct Agreement {
+    matched: usize,
+    hands: f64,
+    onsets: f64,
+    values: f64,
+}
+
+fn agreement(p: &Performance, t: &Transcription, s: &score::Score) -> Agreement {
+    let reference = score_notes(p);
+    let beat_ticks = s.meter.beat_ticks() as f64;
+    // Our notes by (pitch, performance onset), to pair with the transcription's notes: the score keeps the
+    // performance order within a pitch, so the k-th note of a pitch is the k-th note of that pitch.
+    let mut ours: std::collections::HashMap<u8, Vec<&score::ScoreNote>> = Default::default();
+    for n in &s.notes {
+        ours.entry(n.pitch).or_default().push(n);
+    }
+    let mut seen: std::collections::HashMap<u8, usize> = Default::default();
+    let (mut matched, mut hands, mut onsets, mut values) = (0, 0, 0, 0);
+    let mut used = vec![false; reference.len()];
+    for n in &t.notes {
+        let k = seen.entry(n.pitch).or_default();
+        let Some(mine) = ours.get(&n.pitch).and_then(|v| v.get(*k)) else { continue };
+        *k += 1;
+        let pos = beat_position(&p.beats, n.onset);
+        let best = reference
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| !used[*i] && r.2 == n.pitch && (r.0 - pos).abs() < 0.5)
+            .min_by(|a, b| (a.1 .0 - pos).abs().total_cmp(&(b.1 .0 - pos).abs()));
+        let Some((i, r)) = best else { continue };
+        used[i] = true;
+        matched += 1;
+        if (mine.staff == score::Staff::Right) == r.3 {
+            hands += 1;
+        }
+        let our_pos = mine.start as f64 / beat_ticks;
+        if (our_pos.fract() - r.0.rem_euclid(1.0)).abs() < 0.02 {
+            onsets += 1;
+        }
+        if (mine.duration as f64 / beat_ticks - r.1).abs() < 0.02 {
+            values += 1;
+        }
+    }
+    let f = |x: usize| if matched == 0 { 0.0 } else { x as f64 / matched as f64 };
+    Agreement { matched, hands: f(hands), onsets: f(onsets), values: f(values) }
+}
+
+/// The whole score stage on the performances: beats, downbeats and meter tracked from the notes, against the
+/// annotations (mir_eval's F-measure, 70 ms), and the score's agreement with the written one. Prints a table
+/// with --nocapture. The floors are where the tracker stands (README, Sheet music); the targets are
+/// beat F >= 0.80 and downbeat F >= 0.60.
+#[test]
+fn tracked_beats_on_asap() {
+    let dir = scratch("tracked");
+    let mut files = vec![];
+    let mut rows = vec![];
+    eprintln!(
+        "{:<58} {:>6} {:>6} {:>5} {:>6} {:>6} {:>6} {:>4}",
+        "tracked", "beatF", "downF", "meter", "hands", "onset", "value", "key"
+    );
+    for p in asap() {
+        let t = p.transcription();
+        let s = score::from_performance(&t, &ScoreOptions::default()).unwrap();
+        let grid = BeatGrid::new(s.beat_times.clone(), s.pickup_beats as usize, s.meter).unwrap();
+        let beat = event_f_measure(&p.beats, &s.beat_times, 0.07).f1;
+        let down = event_f_measure(&p.downbeats, &grid.downbeats(), 0.07).f1;
+        let meter_ok = s.meter == p.meter();
+        let a = agreement(&p, &t, &s);
+        let key_ok = p.key.map(|k| (k as i32 - s.keys[0].1.fifths as i32).rem_euclid(12) == 0);
+        eprintln!(
+            "{:<58} {:>6.3} {:>6.3} {:>5} {:>6.3} {:>6.3} {:>6.3} {:>4}",
+            p.name,
+            beat,
+            down,
+            if meter_ok { "yes" } else { "no" },
+            a.hands,
+            a.onsets,
+            a.values,
+            key_ok.map_or("-", |k| if k { "yes" } else { "no" })
+        );
+        let path = dir.join(format!("{}.musicxml", file_name(&p)));
+        std::fs::write(&path, score::musicxml::write(&s, &p.name)).unwrap();
+        files.push(path);
+        rows.push((beat, down, meter_ok, a, key_ok));
+    }
+    let n = rows.len() as f64;
+    let beat = rows.iter().map(|r| r.0).sum::<f64>() / n;
+    let down = rows.iter().map(|r| r.1).sum::<f64>() / n;
+    let meters = rows.iter().filter(|r| r.2).count();
+    let hands = rows.iter().map(|r| r.3.hands).sum::<f64>() / n;
+    let keys: Vec<bool> = rows.iter().filter_map(|r| r.4).collect();
+    eprintln!(
+        "mean of {}: beat F {beat:.3}, downbeat F {down:.3}, meter {meters}/{}, hands {hands:.3}, key {}/{}",
+        rows.len(),
+        rows.len(),
+        keys.iter().filter(|&&k| k).count(),
+        keys.len()
+    );
+    validate(&files);
+    assert!(beat > 0.6, "beat F-measure fell to {beat:.3}");
+    assert!(down > 0.3, "downbeat F-measure fell to {down:.3}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
