@@ -1,6 +1,7 @@
-//! MusicXML 4.0 (partwise): one piano part on two staves (right hand voice 1, left hand voice 5). Within a
-//! staff, notes starting together are one chord that lasts until the staff's next onset at most; gaps are
-//! rests. Durations are split at bar lines and, off the beat, at beat boundaries into values a reader knows
+//! MusicXML 4.0 (partwise): one piano part on two staves (right hand voices 1 and 2, left hand 5 and 6).
+//! Within a voice, notes starting together are one chord that lasts until the voice's next onset at most;
+//! gaps are rests (hidden in a second voice). Notes held a beat or more past the staff's next onset go to
+//! the second voice. Durations are split at bar lines and, off the beat, at beat boundaries into values a reader knows
 //! (dotted or not, triplets where the beat was divided in three), tied together.
 
 
@@ -33,8 +34,8 @@ struct Event {
     notes: Vec<ScoreNote>,
 }
 
-fn staff_events(score: &Score, staff: Staff) -> Vec<Event> {
-    let notes: Vec<&ScoreNote> = score.notes.iter().filter(|n| n.staff == staff).collect();
+/// Notes grouped into chords by start; each chord lasts until the next chord's start at most.
+fn chords_of(notes: &[ScoreNote]) -> Vec<Event> {
     let mut events: Vec<Event> = vec![];
     for n in notes {
         match events.last_mut() {
@@ -55,6 +56,35 @@ fn staff_events(score: &Score, staff: Staff) -> Vec<Event> {
         e.notes.sort_by_key(|n| n.pitch);
     }
     events
+}
+
+/// A staff's two voices: notes held at least a beat past the staff's next onset (a bass or a melody note
+/// sustained under moving notes) go to the second voice when it is free, the rest to the first, where a chord
+/// lasts until the next onset.
+fn staff_voices(score: &Score, staff: Staff) -> [Vec<Event>; 2] {
+    let notes: Vec<ScoreNote> = score.notes.iter().filter(|n| n.staff == staff).copied().collect();
+    let beat = score.meter.beat_ticks() as u64;
+    let starts: Vec<u64> = {
+        let mut v: Vec<u64> = notes.iter().map(|n| n.start).collect();
+        v.dedup();
+        v
+    };
+    let (mut first, mut second) = (vec![], vec![]);
+    let mut second_free = 0u64;
+    let mut second_start = None;
+    for n in &notes {
+        let next = starts.partition_point(|&t| t <= n.start);
+        let held = next < starts.len() && n.start + n.duration >= starts[next] + beat;
+        // The second voice takes a held note if it is free, or joins a chord it started at this very onset.
+        if held && (n.start >= second_free || second_start == Some(n.start)) {
+            second_free = second_free.max(n.start + n.duration);
+            second_start = Some(n.start);
+            second.push(*n);
+        } else {
+            first.push(*n);
+        }
+    }
+    [chords_of(&first), chords_of(&second)]
 }
 
 /// [a, b) (ticks from the bar's start) as written values: from a beat, whole beats or a value shorter than a
@@ -157,9 +187,17 @@ pub fn write(score: &Score, title: &str) -> String {
     w.line(1, "</identification>");
     w.line(1, r#"<part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>"#);
     w.line(1, r#"<part id="P1">"#);
-    let staves = [Staff::Right, Staff::Left];
-    let events: Vec<Vec<Event>> = staves.iter().map(|&s| staff_events(score, s)).collect();
-    let mut cursor = [0usize; 2];
+    // (staff, voice number, its events, whether its gaps are shown): voices 1-2 on the right hand's staff,
+    // 5-6 on the left's; a second voice is written only where a staff has one, its rests hidden.
+    let mut voices: Vec<(Staff, u8, Vec<Event>, bool)> = vec![];
+    for (staff, base) in [(Staff::Right, 1u8), (Staff::Left, 5u8)] {
+        let [main, held] = staff_voices(score, staff);
+        voices.push((staff, base, main, true));
+        if !held.is_empty() {
+            voices.push((staff, base + 1, held, false));
+        }
+    }
+    let mut cursor = vec![0usize; voices.len()];
     let beat = score.meter.beat_ticks() as u64;
     let (beats, beat_type) = score.meter.time_signature();
     for bar in 0..score.bars() {
@@ -206,13 +244,12 @@ pub fn write(score: &Score, title: &str) -> String {
                 w.line(3, "</direction>");
             }
         }
-        for (si, &staff) in staves.iter().enumerate() {
-            if si == 1 {
+        for (si, (staff, voice, list, shown)) in voices.iter().enumerate() {
+            let (staff, voice, shown) = (*staff, *voice, *shown);
+            if si > 0 {
                 w.line(3, &format!("<backup><duration>{}</duration></backup>", end - start));
             }
-            let voice = if staff == Staff::Right { 1 } else { 5 };
             // Events overlapping this bar, with rests in the gaps.
-            let list = &events[si];
             while cursor[si] < list.len() && list[cursor[si]].end <= start {
                 cursor[si] += 1;
             }
@@ -236,9 +273,10 @@ pub fn write(score: &Score, title: &str) -> String {
             }
             let mut alters: std::collections::HashMap<(u8, i8), i8> = Default::default();
             let whole_rest = segments.len() == 1 && segments[0].2.is_none();
+            let note_tag = if shown { "<note>" } else { r#"<note print-object="no">"# };
             for (a, b, event) in segments {
                 if whole_rest {
-                    w.line(3, "<note>");
+                    w.line(3, note_tag);
                     w.line(4, r#"<rest measure="yes"/>"#);
                     w.line(4, &format!("<duration>{}</duration>", b - a));
                     w.line(4, &format!("<voice>{voice}</voice>"));
@@ -250,6 +288,14 @@ pub fn write(score: &Score, title: &str) -> String {
                     let at = start + p;
                     let value = value_of(len);
                     match event {
+                        None if !shown => {
+                            w.line(3, note_tag);
+                            w.line(4, "<rest/>");
+                            w.line(4, &format!("<duration>{len}</duration>"));
+                            w.line(4, &format!("<voice>{voice}</voice>"));
+                            w.line(4, &format!("<staff>{}</staff>", staff as u8));
+                            w.line(3, "</note>");
+                        }
                         None => note_xml(&mut w, None, len, voice, staff, value, false, false, false, None),
                         Some(e) => {
                             let tie_stop = at > e.start;
