@@ -10,8 +10,10 @@ import os
 import sys
 
 LOSSES = [("onset", "#d62728"), ("offset", "#9467bd"), ("frame", "#1f77b4"), ("velocity", "#2ca02c")]
-SCORES = [("valid_note_f1", "#000000", "validation note F1"), ("valid_offset_f1", "#7f7f7f", "validation +offset F1"),
-          ("maps_note_f1", "#ff7f0e", "maps-dev note F1"), ("maps_offset_f1", "#e6b800", "maps-dev +offset F1")]
+SCORES = [("valid_note_f1", "#7f7f7f", "validation note F1 (0.5)"),
+          ("valid_note_f1_at_threshold", "#000000", "validation note F1 (best threshold)"),
+          ("maps_note_f1", "#e6b800", "maps-dev (0.5)"),
+          ("maps_note_f1_at_threshold", "#ff7f0e", "maps-dev (that threshold)")]
 WIDTH, PANEL, LEFT, TOP = 720, 220, 60, 30
 
 
@@ -81,7 +83,7 @@ def svg(rows, smoothing):
         if points:
             parts.append(polyline(points, colour))
             parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in points]
-        parts.append(f'<text x="{LEFT + 10 + 160 * i}" y="{top2 + PANEL + 16}" fill="{colour}">{label}</text>')
+        parts.append(f'<text x="{LEFT + 10 + 165 * i}" y="{top2 + PANEL + 16}" fill="{colour}">{label}</text>')
     last = rows[-1]
     hours = float(last.get("wall_seconds") or 0) / 3600
     parts.append(f'<text x="{LEFT}" y="{top2 + PANEL + 34}">step {x0} to {steps[-1]}, {hours:.2f} h of training</text>')
