@@ -5,6 +5,8 @@
 #   tools/train/run.sh export ARGS...    tools/oaf/export.py (e.g. --checkpoint RUN/best.pt --out X.pscb)
 #   tools/train/run.sh plot RUN/log.csv  tools/train/plot.py: losses and validation F1 as RUN/curve.svg
 #   tools/train/run.sh setup             only make the venv
+#   tools/train/run.sh all OUT [...]     the whole chain: prepare, train, export, calibrate, maps-dev scores
+#                                        (tools/train/pipeline.sh)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${VENV:-$here/.venv}"
@@ -24,5 +26,6 @@ case "$cmd" in
   export) exec "$venv/bin/python" "$here/../oaf/export.py" "$@" ;;
   plot) exec "$venv/bin/python" "$here/plot.py" "$@" ;;
   setup) ;;
-  *) echo "usage: $0 prepare|train|export|plot|setup ARGS..." >&2; exit 2 ;;
+  all) exec "$here/pipeline.sh" "$@" ;;
+  *) echo "usage: $0 prepare|train|export|plot|setup|all ARGS..." >&2; exit 2 ;;
 esac

@@ -1,0 +1,42 @@
+"""The prepared validation renders as two folders `pianoscribe calibrate` reads: OUT/audio (links to the
+cache's FLAC files) and OUT/reference (links to their MIDI), matched by file stem.
+
+  python tools/train/validation_set.py --out DIR [--cache DIR]
+"""
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import prepare  # noqa: E402
+
+
+def link(src, dst):
+    if os.path.lexists(dst):
+        os.remove(dst)
+    os.symlink(os.path.abspath(src), dst)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cache", default=prepare.default_cache())
+    args = ap.parse_args(argv)
+    with open(os.path.join(args.cache, "manifest.json")) as f:
+        entries = [e for e in json.load(f) if e["split"] == "validation"]
+    if not entries:
+        sys.exit(f"error: no validation pieces in {args.cache} (tools/train/run.sh prepare --split validation)")
+    for sub in ("audio", "reference"):
+        os.makedirs(os.path.join(args.out, sub), exist_ok=True)
+    for e in entries:
+        # The renderer in the name keeps two renderings of one piece apart.
+        stem = f"{e['renderer']}-{os.path.splitext(os.path.basename(e['audio']))[0]}"
+        link(os.path.join(args.cache, e["audio"]), os.path.join(args.out, "audio", stem + ".flac"))
+        link(e["midi"], os.path.join(args.out, "reference", stem + os.path.splitext(e["midi"])[1]))
+    print(f"{len(entries)} validation recordings in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
