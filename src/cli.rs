@@ -443,11 +443,24 @@ size: {:.1} MB
         );
     }
     if let Some(p) = cfg.provenance.as_object() {
-        for (k, v) in p {
+        for (k, v) in p.iter().filter(|(k, _)| *k != "scores") {
             s += &format!(
                 "{k}: {}
 ",
                 v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            );
+        }
+        // Measured scores (tools/oaf/stamp.py): one line per set.
+        for (set, v) in p.get("scores").and_then(|v| v.as_object()).into_iter().flatten() {
+            let f = |k: &str| v.get(k).and_then(|x| x.as_f64()).map_or("-".to_string(), |x| format!("{x:.3}"));
+            s += &format!(
+                "scores on {set}: note F1 {}, +offset {}, +velocity {}, frame {}{}
+",
+                f("note"),
+                f("note_offset"),
+                f("note_offset_velocity"),
+                f("frame"),
+                v.get("measured").and_then(|m| m.as_str()).map_or(String::new(), |m| format!(" ({m})"))
             );
         }
     }
