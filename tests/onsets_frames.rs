@@ -164,3 +164,25 @@ fn broken_bundles_are_clear_errors() {
         .unwrap();
     assert!(e.to_string().contains("Onsets & Frames"), "{e}");
 }
+
+/// The shipped Onsets & Frames model (models/oaf-small.pscb, trained by tools/train) on a whole maps-dev
+/// recording against its ground truth: what models/README.md reports for it (note F1 0.599 on chpn-p19 with
+/// its calibrated thresholds), and fewer notes at onset threshold 0.9 than at 0.3.
+#[test]
+fn the_shipped_model_transcribes_maps_dev() {
+    let bundle = std::fs::read(repo("models/oaf-small.pscb")).unwrap();
+    let t = Transcriber::from_bytes(&bundle).unwrap();
+    let (rate, pcm) = load_pcm(&shared(AUDIO));
+    let run = |options: TranscribeOptions| {
+        let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
+        t.transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes
+    };
+    let notes = run(TranscribeOptions::default());
+    let truth = pianoscribe::metrics::read_transcription(&shared(&AUDIO.replace(".flac", ".tsv"))).unwrap().notes;
+    let f1 = pianoscribe::metrics::evaluate(&truth, &notes, &Default::default()).note.f1;
+    eprintln!("oaf-small on chpn-p19: {} notes, note F1 {f1:.4}", notes.len());
+    assert!((f1 - 0.5993).abs() < 0.005, "note F1 {f1}");
+    let high = run(TranscribeOptions { onset_threshold: Some(0.9), ..Default::default() }).len();
+    let low = run(TranscribeOptions { onset_threshold: Some(0.3), ..Default::default() }).len();
+    assert!(high < low, "onset threshold 0.9: {high} notes, 0.3: {low}");
+}

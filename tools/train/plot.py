@@ -49,7 +49,7 @@ def svg(rows, smoothing):
     def sx(step):
         return LEFT + (step - x0) / (x1 - x0) * inner
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * PANEL + 3 * TOP}" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{2 * PANEL + 3 * TOP + 30}" '
              'font-family="sans-serif" font-size="11">', '<rect width="100%" height="100%" fill="white"/>']
     # Losses, log scale.
     series = {k: smooth([float(r[k]) for r in rows], smoothing) for k, _ in LOSSES}
@@ -83,10 +83,11 @@ def svg(rows, smoothing):
         if points:
             parts.append(polyline(points, colour))
             parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>' for x, y in points]
-        parts.append(f'<text x="{LEFT + 10 + 165 * i}" y="{top2 + PANEL + 16}" fill="{colour}">{label}</text>')
+        parts.append(f'<text x="{LEFT + 10 + 300 * (i % 2)}" y="{top2 + PANEL + 16 + 14 * (i // 2)}" '
+                     f'fill="{colour}">{label}</text>')
     last = rows[-1]
     hours = float(last.get("wall_seconds") or 0) / 3600
-    parts.append(f'<text x="{LEFT}" y="{top2 + PANEL + 34}">step {x0} to {steps[-1]}, {hours:.2f} h of training</text>')
+    parts.append(f'<text x="{LEFT}" y="{top2 + PANEL + 48}">step {x0} to {steps[-1]}, {hours:.2f} h of training</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 
