@@ -7,7 +7,7 @@
 //!   accuracy, per performance and averaged, printed with --nocapture; the averages must reach the targets.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use pianoscribe::metrics::{event_f_measure, read_transcription};
@@ -234,7 +234,6 @@ fn cli_score_errors_are_clear() {
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(msg.contains("no notes"), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = Path::new("");
 }
 
 /// Where time `t` falls among `beats` (fractional beat index; linear, edge periods outside).
