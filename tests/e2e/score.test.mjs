@@ -1,4 +1,4 @@
-// The Score view end to end: a maps-dev recording (its first 30 s, as FLAC) transcribed in the page, then the
+// The Score view end to end: a maps-dev recording (its first 20 s, as FLAC) transcribed in the page, then the
 // Score view: the renderer loads from the site itself only when the view opens, draws two staves, the
 // "Download MusicXML" file is byte for byte what the CLI writes for the same recording (`transcribe
 // --score`) and valid against the MusicXML 4.0 XSD, and during playback the cursor moves through the score.
@@ -12,12 +12,12 @@ import { root, shared, tmp, cli, withBrowser, serve, openPage, transcribeIn } fr
 
 const session = withBrowser();
 
-// 30 s of a maps-dev recording (the page transcribes whole files; a shorter file keeps the test short).
+// 20 s of a maps-dev recording (the page transcribes whole files; a shorter file keeps the test short).
 function excerpt() {
   const out = path.join(tmp, 'MAPS_MUS-chpn-p19_ENSTDkCl.flac');
   if (!fs.existsSync(out)) {
     execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', path.join(shared, 'data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac'),
-      '-t', '30', out]);
+      '-t', '20', out]);
   }
   return out;
 }
