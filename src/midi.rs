@@ -160,98 +160,109 @@ pub fn write_score(score: &Score) -> Vec<u8> {
 /// The times (seconds) of a MIDI file's bar lines, from its time signatures and tempo map, up to its last
 /// event: what a notation program or a DAW shows as bars.
 pub fn bar_times(bytes: &[u8], what: &str) -> Result<Vec<f64>> {
-    let err = |detail: String| Error::Midi { what: what.into(), detail };
-    let smf = Smf::parse(bytes).map_err(|e| err(e.to_string()))?;
-    let Timing::Metrical(tpq) = smf.header.timing else { return Err(err("SMPTE timing has no bars".into())) };
-    let tpq = tpq.as_int().max(1) as f64;
-    let (mut tempi, mut sigs, mut end) = (vec![], vec![], 0u64);
+    let smf = Smf::parse(bytes).map_err(|e| Error::Midi { what: what.into(), detail: e.to_string() })?;
+    let clock = Clock::of(&smf, what)?;
+    let Clock::Tempo { ticks_per_quarter: tpq, .. } = clock else {
+        return Err(Error::Midi { what: what.into(), detail: "SMPTE timing has no bars".into() });
+    };
+    let (mut sigs, mut end) = (vec![], 0u64);
     for track in &smf.tracks {
         let mut tick = 0u64;
         for ev in track {
             tick += ev.delta.as_int() as u64;
-            match ev.kind {
-                TrackEventKind::Meta(MetaMessage::Tempo(t)) => tempi.push((tick, t.as_int() as f64)),
-                TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, ..)) => sigs.push((tick, n as f64, d as u32)),
-                _ => {}
+            if let TrackEventKind::Meta(MetaMessage::TimeSignature(n, d, ..)) = ev.kind {
+                sigs.push((tick, n as f64, d as u32));
             }
         }
         end = end.max(tick);
     }
-    tempi.sort_by_key(|t| t.0);
     sigs.sort_by_key(|s| s.0);
     if sigs.is_empty() {
         sigs.push((0, 4.0, 2));
     }
-    let seconds = |tick: u64| {
-        let (mut t0, mut s, mut us) = (0u64, 0.0, 500_000.0);
-        for &(t, u) in &tempi {
-            if t > tick {
-                break;
-            }
-            s += (t - t0) as f64 * us / 1e6 / tpq;
-            t0 = t;
-            us = u;
-        }
-        s + (tick - t0) as f64 * us / 1e6 / tpq
-    };
     let mut bars = vec![];
     for (i, &(start, n, d)) in sigs.iter().enumerate() {
         let stop = sigs.get(i + 1).map_or(end, |s| s.0);
         let len = ((n * 4.0 / (1u64 << d) as f64) * tpq).round().max(1.0) as u64;
         let mut t = start;
         while t < stop || (i + 1 == sigs.len() && t == stop) {
-            bars.push(seconds(t));
+            bars.push(clock.seconds(t));
             t += len;
         }
     }
     Ok(bars)
 }
 
-/// Reads the notes and pedals of all tracks and channels, with the file's tempo map. Notes are paired as
-/// pretty_midi does: a note-off ends every open note of its key and channel that began at an earlier tick.
-pub fn read(bytes: &[u8], what: &str) -> Result<Transcription> {
-    let err = |detail: String| Error::Midi { what: what.into(), detail };
-    let smf = Smf::parse(bytes).map_err(|e| err(e.to_string()))?;
-    let ticks_per_quarter = match smf.header.timing {
-        Timing::Metrical(t) if t.as_int() > 0 => t.as_int() as f64,
-        Timing::Metrical(_) => return Err(err("zero ticks per quarter note".into())),
-        Timing::Timecode(fps, sub) => {
-            // SMPTE timing: ticks per second = fps * subframes; express it as a fixed "tempo".
-            return Ok(read_events(&smf, |tick| tick as f64 / (fps.as_f32() as f64 * sub as f64)));
+/// A file's timing: seconds at a tick, from its tempo map (all tracks' tempo events) or SMPTE's fixed rate.
+enum Clock {
+    Smpte { ticks_per_second: f64 },
+    /// `segments`: (tick, seconds, microseconds per quarter) at each tempo change.
+    Tempo { ticks_per_quarter: f64, segments: Vec<(u64, f64, f64)> },
+}
+
+impl Clock {
+    fn of(smf: &Smf, what: &str) -> Result<Clock> {
+        let err = |detail: &str| Error::Midi { what: what.into(), detail: detail.into() };
+        let ticks_per_quarter = match smf.header.timing {
+            Timing::Metrical(t) if t.as_int() > 0 => t.as_int() as f64,
+            Timing::Metrical(_) => return Err(err("zero ticks per quarter note")),
+            // SMPTE timing: ticks per second = fps * subframes.
+            Timing::Timecode(fps, sub) => return Ok(Clock::Smpte { ticks_per_second: fps.as_f32() as f64 * sub as f64 }),
+        };
+        let mut tempi: Vec<(u64, u32)> = vec![];
+        for track in &smf.tracks {
+            let mut tick = 0u64;
+            for ev in track {
+                tick += ev.delta.as_int() as u64;
+                if let TrackEventKind::Meta(MetaMessage::Tempo(t)) = ev.kind {
+                    tempi.push((tick, t.as_int()));
+                }
+            }
         }
-    };
-    // Tempo map from all tracks: (tick, microseconds per quarter).
-    let mut tempi: Vec<(u64, u32)> = vec![];
-    for track in &smf.tracks {
-        let mut tick = 0u64;
-        for ev in track {
-            tick += ev.delta.as_int() as u64;
-            if let TrackEventKind::Meta(MetaMessage::Tempo(t)) = ev.kind {
-                tempi.push((tick, t.as_int()));
+        tempi.sort_by_key(|t| t.0);
+        let mut segments: Vec<(u64, f64, f64)> = vec![(0, 0.0, 500_000.0)];
+        for (tick, us) in tempi {
+            let &(t0, s0, us0) = segments.last().unwrap();
+            let s = s0 + (tick - t0) as f64 * us0 / 1e6 / ticks_per_quarter;
+            if tick == t0 {
+                segments.pop();
+            }
+            segments.push((tick, s, us as f64));
+        }
+        Ok(Clock::Tempo { ticks_per_quarter, segments })
+    }
+
+    fn seconds(&self, tick: u64) -> f64 {
+        match self {
+            Clock::Smpte { ticks_per_second } => tick as f64 / ticks_per_second,
+            Clock::Tempo { ticks_per_quarter, segments } => {
+                let i = segments.partition_point(|s| s.0 <= tick) - 1;
+                let (t0, s0, us) = segments[i];
+                s0 + (tick - t0) as f64 * us / 1e6 / ticks_per_quarter
             }
         }
     }
-    tempi.sort_by_key(|t| t.0);
-    // Seconds at each tempo change.
-    let mut segments: Vec<(u64, f64, f64)> = vec![(0, 0.0, 500_000.0)]; // (tick, seconds, us per quarter)
-    for (tick, us) in tempi {
-        let &(t0, s0, us0) = segments.last().unwrap();
-        let s = s0 + (tick - t0) as f64 * us0 / 1e6 / ticks_per_quarter;
-        if tick == t0 {
-            segments.pop();
-        }
-        segments.push((tick, s, us as f64));
-    }
-    Ok(read_events(&smf, |tick| {
-        let i = segments.partition_point(|s| s.0 <= tick) - 1;
-        let (t0, s0, us) = segments[i];
-        s0 + (tick - t0) as f64 * us / 1e6 / ticks_per_quarter
-    }))
 }
 
-fn read_events(smf: &Smf, seconds: impl Fn(u64) -> f64) -> Transcription {
+/// Reads the notes and pedals of all tracks and channels, with the file's tempo map. Notes are paired as
+/// pretty_midi does: a note-off ends every open note of its key and channel that began at an earlier tick.
+pub fn read(bytes: &[u8], what: &str) -> Result<Transcription> {
+    let smf = Smf::parse(bytes).map_err(|e| Error::Midi { what: what.into(), detail: e.to_string() })?;
+    let clock = Clock::of(&smf, what)?;
+    Ok(read_events(&smf.tracks, &clock))
+}
+
+/// As [`read`], one transcription per track (a score's staves, say), in the file's track order.
+pub fn read_tracks(bytes: &[u8], what: &str) -> Result<Vec<Transcription>> {
+    let smf = Smf::parse(bytes).map_err(|e| Error::Midi { what: what.into(), detail: e.to_string() })?;
+    let clock = Clock::of(&smf, what)?;
+    Ok(smf.tracks.iter().map(|t| read_events(std::slice::from_ref(t), &clock)).collect())
+}
+
+fn read_events(tracks: &[Vec<TrackEvent>], clock: &Clock) -> Transcription {
+    let seconds = |tick: u64| clock.seconds(tick);
     let mut out = Transcription::default();
-    for track in &smf.tracks {
+    for track in tracks {
         let mut tick = 0u64;
         // (channel, key) -> open notes (start tick, velocity)
         let mut open: std::collections::HashMap<(u8, u8), Vec<(u64, u8)>> = Default::default();

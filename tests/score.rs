@@ -252,59 +252,16 @@ fn beat_position(beats: &[f64], t: f64) -> f64 {
 /// The score's notes as (beat position, length in beats, pitch, right hand?), from the score MIDI's tracks:
 /// the last track is the left hand's staff, the others the right hand's.
 fn score_notes(p: &Performance) -> Vec<(f64, f64, u8, bool)> {
-    use midly::{MetaMessage, MidiMessage, Smf, Timing, TrackEventKind};
     let bytes = std::fs::read(&p.score_midi).unwrap();
-    let smf = Smf::parse(&bytes).unwrap();
-    let Timing::Metrical(tpq) = smf.header.timing else { panic!("SMPTE score MIDI") };
-    let tpq = tpq.as_int() as f64;
-    let mut tempi: Vec<(u64, f64)> = vec![];
-    for track in &smf.tracks {
-        let mut tick = 0u64;
-        for ev in track {
-            tick += ev.delta.as_int() as u64;
-            if let TrackEventKind::Meta(MetaMessage::Tempo(t)) = ev.kind {
-                tempi.push((tick, t.as_int() as f64));
-            }
-        }
-    }
-    tempi.sort_by_key(|t| t.0);
-    let seconds = |tick: u64| {
-        let (mut t0, mut s, mut us) = (0u64, 0.0, 500_000.0);
-        for &(t, u) in &tempi {
-            if t > tick {
-                break;
-            }
-            s += (t - t0) as f64 * us / 1e6 / tpq;
-            t0 = t;
-            us = u;
-        }
-        s + (tick - t0) as f64 * us / 1e6 / tpq
-    };
-    let note_tracks: Vec<usize> = (0..smf.tracks.len())
-        .filter(|&i| smf.tracks[i].iter().any(|e| matches!(e.kind, TrackEventKind::Midi { message: MidiMessage::NoteOn { .. }, .. })))
-        .collect();
+    let tracks: Vec<Transcription> =
+        midi::read_tracks(&bytes, &p.name).unwrap().into_iter().filter(|t| !t.notes.is_empty()).collect();
     let mut out = vec![];
-    for (rank, &i) in note_tracks.iter().enumerate() {
-        let right = rank + 1 < note_tracks.len();
-        let mut tick = 0u64;
-        let mut open: std::collections::HashMap<u8, u64> = Default::default();
-        for ev in &smf.tracks[i] {
-            tick += ev.delta.as_int() as u64;
-            if let TrackEventKind::Midi { message, .. } = ev.kind {
-                match message {
-                    MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
-                        open.insert(key.as_int(), tick);
-                    }
-                    MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
-                        if let Some(start) = open.remove(&key.as_int()) {
-                            let a = beat_position(&p.score_beats, seconds(start));
-                            let b = beat_position(&p.score_beats, seconds(tick));
-                            out.push((a, b - a, key.as_int(), right));
-                        }
-                    }
-                    _ => {}
-                }
-            }
+    for (rank, t) in tracks.iter().enumerate() {
+        let right = rank + 1 < tracks.len();
+        for n in &t.notes {
+            let a = beat_position(&p.score_beats, n.onset);
+            let b = beat_position(&p.score_beats, n.offset);
+            out.push((a, b - a, n.pitch, right));
         }
     }
     out
