@@ -225,15 +225,6 @@ def describe_data(pieces):
     return "MAESTRO v2 train performance MIDI (" + "; ".join(parts) + ")"
 
 
-def code_commit():
-    import subprocess
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def keep_log(path, columns, step):
     """log.csv as it stood at the checkpoint: rows past `step` (from a run interrupted after its last
     checkpoint) are dropped, since the resumed run writes them again."""
@@ -307,7 +298,7 @@ def main(argv=None):
     keep_log(log_path, columns, step)
     log = open(log_path, "a", newline="")
     writer = csv.writer(log)
-    provenance = {"trained_on": describe_data(train), "size": args.size, "training_code_commit": code_commit(),
+    provenance = {"trained_on": describe_data(train), "size": args.size, "training_code_commit": export.git_commit(),
                   "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
                   "batch": args.batch, "example_seconds": args.seconds}
 
