@@ -5,7 +5,6 @@
 //! than A# in F major, the leading tone sharp in minor keys).
 
 use super::quantize::Placed;
-use super::BeatGrid;
 
 /// A key signature: sharps (positive) or flats (negative), and the mode it was heard in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,11 +65,8 @@ fn signature(k: usize) -> KeySignature {
 }
 
 /// The key of every bar, as (bar, key) wherever it changes (the first entry at bar 0).
-pub fn keys_by_bar(placed: &[Placed], grid: &BeatGrid) -> Vec<(u32, KeySignature)> {
-    let beat = grid.meter.beat_ticks() as u64;
-    let bar = grid.meter.bar_ticks() as u64;
-    let pickup = grid.pickup_beats() as u64 * beat;
-    let bar_of = |t: u64| if pickup == 0 { t / bar } else if t < pickup { 0 } else { 1 + (t - pickup) / bar };
+/// `bar_of` gives the bar of a tick (the score's), `beat` a beat's length in ticks.
+pub fn keys_by_bar(placed: &[Placed], beat: u64, bar_of: impl Fn(u64) -> u32) -> Vec<(u32, KeySignature)> {
     let bars = placed.iter().map(|p| bar_of(p.start) as usize + 1).max().unwrap_or(1);
     let mut hist = vec![[0f64; 12]; bars];
     for p in placed {
@@ -156,7 +152,6 @@ pub fn spell(pitch: u8, key: KeySignature) -> Spelling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::score::Meter;
 
     fn name(s: Spelling) -> String {
         let acc = match s.alter {
@@ -212,9 +207,7 @@ mod tests {
                 placed.push(Placed { start: (bar * 4 + beat) * 48, duration: 48, pitch: scale[[0, 2, 4, 0][beat as usize]] - 12, velocity: 64, tuplet: false });
             }
         }
-        let times = (0..100).map(|k| k as f64 * 0.5).collect();
-        let grid = BeatGrid::new(times, 0, Meter { beats_per_bar: 4, compound: false }).unwrap();
-        let keys = keys_by_bar(&placed, &grid);
+        let keys = keys_by_bar(&placed, 48, |t| (t / 192) as u32);
         assert_eq!(keys.len(), 2, "{keys:?}");
         assert_eq!(keys[0].1.fifths, 2);
         assert_eq!(keys[1].1.fifths, -2);

@@ -118,8 +118,6 @@ pub struct ScoreNote {
     pub velocity: u8,
     pub staff: Staff,
     pub spelling: Spelling,
-    /// The beat's subdivision the onset was placed on (3 or 6: a triplet).
-    pub tuplet: bool,
 }
 
 /// A pedal held from tick `start` to `end` (beat-aligned, not quantised further).
@@ -210,7 +208,6 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
     let grid = &grid.covering(first, last);
     let placed = quantize::quantize(&t.notes, grid, options);
     let staves = if options.hands { hands::assign(&placed) } else { hands::by_register(&placed) };
-    let keys_by_bar = key::keys_by_bar(&placed, grid);
     let mut notes: Vec<ScoreNote> = placed
         .iter()
         .zip(&staves)
@@ -221,18 +218,19 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
             velocity: p.velocity,
             staff,
             spelling: Spelling::default(),
-            tuplet: p.tuplet,
         })
         .collect();
     let mut score = Score {
         meter: grid.meter,
         pickup_beats: grid.pickup_beats(),
-        keys: keys_by_bar,
+        keys: vec![],
         notes: vec![],
         clefs: vec![],
         pedals: vec![],
         beat_times: grid.times.clone(),
     };
+    let keys = key::keys_by_bar(&placed, grid.meter.beat_ticks() as u64, |t| score.bar_of(t));
+    score.keys = keys;
     let beat = grid.meter.beat_ticks() as f64;
     let tick = |s: f64| (grid.position(s).max(0.0) * beat).round() as u64;
     score.pedals = t
