@@ -311,35 +311,15 @@ fn score_files(input: &Path, output: &Path, midi_out: Option<&Path>, options: &S
     if !input.is_dir() {
         return guarded(input, || score_file(input, output, midi_out, options));
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-        .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| SCORE_INPUT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    files.sort();
+    let files = files_in(input, SCORE_INPUT_EXTENSIONS)?;
     if files.is_empty() {
         return Err(format!("{} holds no MIDI files or note tables", input.display()));
     }
-    let mut failed = 0;
-    for (i, f) in files.iter().enumerate() {
-        let stem = f.file_stem().unwrap_or_default();
+    for_each_file(&files, |f, stem| {
         let xml = output.join(stem).with_extension("musicxml");
         let mid = midi_out.map(|d| d.join(stem).with_extension("mid"));
-        eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
-        if let Err(e) = guarded(f, || score_file(f, &xml, mid.as_deref(), options)) {
-            eprintln!("error: {e}");
-            failed += 1;
-        }
-    }
-    if failed > 0 {
-        return Err(format!("{failed} of {} files failed", files.len()));
-    }
-    Ok(())
+        score_file(f, &xml, mid.as_deref(), options)
+    })
 }
 
 fn score_file(input: &Path, output: &Path, midi_out: Option<&Path>, options: &ScoreOptions) -> Result<(), String> {
@@ -477,21 +457,11 @@ fn transcribe(
     if input.is_dir() {
         let files = audio_files(input)?;
         std::fs::create_dir_all(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
-        let mut failed = 0;
-        for (i, f) in files.iter().enumerate() {
-            let stem = f.file_stem().unwrap_or_default();
+        for_each_file(&files, |f, stem| {
             let dest = output.join(stem).with_extension("mid");
-            eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
             let score = out.score.as_ref().map(|(dir, _)| dir.join(stem).with_extension("musicxml"));
-            if let Err(e) = guarded(f, || transcribe_file(engine, f, &dest, options.clone(), out, score.as_deref())) {
-                eprintln!("error: {e}");
-                failed += 1;
-            }
-        }
-        if failed > 0 {
-            return Err(format!("{failed} of {} files failed", files.len()));
-        }
-        Ok(())
+            transcribe_file(engine, f, &dest, options.clone(), out, score.as_deref())
+        })
     } else {
         let score = out.score.as_ref().map(|(path, _)| path.as_path());
         guarded(input, || transcribe_file(engine, input, output, options.clone(), out, score))
@@ -510,8 +480,34 @@ fn guarded(input: &Path, f: impl FnOnce() -> Result<(), String>) -> Result<(), S
     })
 }
 
-fn is_audio(p: &Path) -> bool {
-    p.extension().and_then(|e| e.to_str()).is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+/// The files of folder `dir` whose extension (any case) is one of `extensions`, sorted.
+fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let wanted =
+        |p: &Path| p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && wanted(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Runs `each(file, stem)` on every file of a folder, with a `[i/n]` line before each; a failure is one error
+/// line and the rest go on; an error at the end says how many failed.
+fn for_each_file(files: &[PathBuf], mut each: impl FnMut(&Path, &std::ffi::OsStr) -> Result<(), String>) -> Result<(), String> {
+    let mut failed = 0;
+    for (i, f) in files.iter().enumerate() {
+        eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
+        if let Err(e) = guarded(f, || each(f, f.file_stem().unwrap_or_default())) {
+            eprintln!("error: {e}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} files failed", files.len()));
+    }
+    Ok(())
 }
 
 fn transcribe_file(
@@ -590,12 +586,7 @@ fn audio_files(input: &Path) -> Result<Vec<PathBuf>, String> {
     if !input.is_dir() {
         return Ok(vec![input.to_path_buf()]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-        .map_err(|e| format!("cannot read folder {}: {e}", input.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_audio(p))
-        .collect();
-    files.sort();
+    let files = files_in(input, AUDIO_EXTENSIONS)?;
     if files.is_empty() {
         return Err(format!("no audio files ({}) in {}", AUDIO_EXTENSIONS.join(", "), input.display()));
     }
