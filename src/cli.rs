@@ -482,8 +482,9 @@ fn guarded(input: &Path, f: impl FnOnce() -> Result<(), String>) -> Result<(), S
 
 /// The files of folder `dir` whose extension (any case) is one of `extensions`, sorted.
 fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, String> {
-    let wanted =
-        |p: &Path| p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()));
+    let wanted = |p: &Path| {
+        p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()))
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read folder {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -495,7 +496,10 @@ fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, String> {
 
 /// Runs `each(file, stem)` on every file of a folder, with a `[i/n]` line before each; a failure is one error
 /// line and the rest go on; an error at the end says how many failed.
-fn for_each_file(files: &[PathBuf], mut each: impl FnMut(&Path, &std::ffi::OsStr) -> Result<(), String>) -> Result<(), String> {
+fn for_each_file(
+    files: &[PathBuf],
+    mut each: impl FnMut(&Path, &std::ffi::OsStr) -> Result<(), String>,
+) -> Result<(), String> {
     let mut failed = 0;
     for (i, f) in files.iter().enumerate() {
         eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());

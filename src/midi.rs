@@ -60,7 +60,11 @@ pub fn write(t: &Transcription) -> Vec<u8> {
 
 /// A format-0 file: `header` events at tick 0, then `timeline` (tick, order at equal ticks, key, event)
 /// sorted. Order 0 is for meta events (tempo, time and key signatures), which precede notes at their tick.
-fn encode(ticks_per_quarter: u16, header: Vec<TrackEventKind<'_>>, mut timeline: Vec<(u64, u8, u8, TrackEventKind<'_>)>) -> Vec<u8> {
+fn encode(
+    ticks_per_quarter: u16,
+    header: Vec<TrackEventKind<'_>>,
+    mut timeline: Vec<(u64, u8, u8, TrackEventKind<'_>)>,
+) -> Vec<u8> {
     timeline.sort_by_key(|&(tick, order, key, _)| (tick, order, key));
     let mut track: Vec<TrackEvent> = header.into_iter().map(|kind| TrackEvent { delta: u28::new(0), kind }).collect();
     let mut last = 0u64;
@@ -141,14 +145,29 @@ pub fn write_score(score: &Score) -> Vec<u8> {
         let off = lead + (n.start + n.duration.max(1)) * SCORE_TICK;
         let vel = u7::new(n.velocity.clamp(1, 127));
         timeline.push((on, 4, n.pitch, TrackEventKind::Midi { channel, message: MidiMessage::NoteOn { key, vel } }));
-        timeline.push((off, 1, n.pitch, TrackEventKind::Midi { channel, message: MidiMessage::NoteOff { key, vel: u7::new(0) } }));
+        timeline.push((
+            off,
+            1,
+            n.pitch,
+            TrackEventKind::Midi { channel, message: MidiMessage::NoteOff { key, vel: u7::new(0) } },
+        ));
     }
     for p in &score.pedals {
         let controller = u7::new(p.kind.controller());
         let (on, off) = (lead + p.start * SCORE_TICK, lead + p.end.max(p.start + 1) * SCORE_TICK);
         let value = u7::new(p.value.min(127));
-        timeline.push((on, 3, p.kind.controller(), TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value } }));
-        timeline.push((off, 2, p.kind.controller(), TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value: u7::new(0) } }));
+        timeline.push((
+            on,
+            3,
+            p.kind.controller(),
+            TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value } },
+        ));
+        timeline.push((
+            off,
+            2,
+            p.kind.controller(),
+            TrackEventKind::Midi { channel, message: MidiMessage::Controller { controller, value: u7::new(0) } },
+        ));
     }
     let header = vec![
         TrackEventKind::Meta(MetaMessage::TrackName(b"Piano")),
@@ -195,9 +214,14 @@ pub fn bar_times(bytes: &[u8], what: &str) -> Result<Vec<f64>> {
 
 /// A file's timing: seconds at a tick, from its tempo map (all tracks' tempo events) or SMPTE's fixed rate.
 enum Clock {
-    Smpte { ticks_per_second: f64 },
+    Smpte {
+        ticks_per_second: f64,
+    },
     /// `segments`: (tick, seconds, microseconds per quarter) at each tempo change.
-    Tempo { ticks_per_quarter: f64, segments: Vec<(u64, f64, f64)> },
+    Tempo {
+        ticks_per_quarter: f64,
+        segments: Vec<(u64, f64, f64)>,
+    },
 }
 
 impl Clock {
@@ -207,7 +231,9 @@ impl Clock {
             Timing::Metrical(t) if t.as_int() > 0 => t.as_int() as f64,
             Timing::Metrical(_) => return Err(err("zero ticks per quarter note")),
             // SMPTE timing: ticks per second = fps * subframes.
-            Timing::Timecode(fps, sub) => return Ok(Clock::Smpte { ticks_per_second: fps.as_f32() as f64 * sub as f64 }),
+            Timing::Timecode(fps, sub) => {
+                return Ok(Clock::Smpte { ticks_per_second: fps.as_f32() as f64 * sub as f64 })
+            }
         };
         let mut tempi: Vec<(u64, u32)> = vec![];
         for track in &smf.tracks {

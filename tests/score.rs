@@ -59,7 +59,8 @@ fn asap() -> Vec<Performance> {
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
         let text = std::fs::read_to_string(root.join(cells[ann])).unwrap();
-        let (mut beats, mut downbeats, mut time_signature, mut key, mut first_downbeat) = (vec![], vec![], None, None, None);
+        let (mut beats, mut downbeats, mut time_signature, mut key, mut first_downbeat) =
+            (vec![], vec![], None, None, None);
         for row in text.lines().filter(|l| !l.trim().is_empty()) {
             let fields: Vec<&str> = row.split('\t').collect();
             let t: f64 = fields[0].parse().unwrap();
@@ -132,7 +133,10 @@ fn annotated_beats_give_valid_musicxml_and_midi_bars_on_the_downbeats() {
     let mut files = vec![];
     let mut checked = 0;
     let mut rows = vec![];
-    eprintln!("{:<58} {:>6} {:>6} {:>6} {:>6} {:>4}", "on the annotated beats", "notes", "hands", "onset", "value", "key");
+    eprintln!(
+        "{:<58} {:>6} {:>6} {:>6} {:>6} {:>4}",
+        "on the annotated beats", "notes", "hands", "onset", "value", "key"
+    );
     for p in asap() {
         let t = p.transcription();
         let grid = BeatGrid::new(p.beats.clone(), p.first_downbeat, p.meter()).unwrap();
@@ -154,10 +158,8 @@ fn annotated_beats_give_valid_musicxml_and_midi_bars_on_the_downbeats() {
         std::fs::write(&path, score::musicxml::write(&s, &p.name)).unwrap();
         files.push(path);
         let per_bar = p.meter().beats_per_bar as usize;
-        let one_meter = p.beats[p.first_downbeat..]
-            .chunks(per_bar)
-            .zip(p.downbeats.iter())
-            .all(|(bar, d)| bar[0] == *d);
+        let one_meter =
+            p.beats[p.first_downbeat..].chunks(per_bar).zip(p.downbeats.iter()).all(|(bar, d)| bar[0] == *d);
         if !one_meter {
             continue;
         }

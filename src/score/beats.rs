@@ -190,7 +190,13 @@ fn chords(notes: &[Note], pedals: &[Pedal]) -> Vec<Chord> {
             prev.clamp(0.02, 3.0).ln(),
         ];
         let z: f64 = x.iter().zip(SALIENCE_WEIGHTS).map(|(a, w)| a * w).sum::<f64>() + SALIENCE_BIAS;
-        out.push(Chord { time: t, lowest: lowest[i], longest: longest[i], bass_span, salience: 1.0 / (1.0 + (-z).exp()) });
+        out.push(Chord {
+            time: t,
+            lowest: lowest[i],
+            longest: longest[i],
+            bass_span,
+            salience: 1.0 / (1.0 + (-z).exp()),
+        });
     }
     out
 }
@@ -372,7 +378,12 @@ fn bars(beats: &[f64], notes: &[Note], chords: &[Chord], beats_per_bar: Option<u
                 continue;
             }
             let on: Vec<f64> = accent.iter().skip(phase).step_by(m as usize).copied().collect();
-            let off: Vec<f64> = accent.iter().enumerate().filter(|(i, _)| (i + m as usize - phase) % m as usize != 0).map(|(_, a)| *a).collect();
+            let off: Vec<f64> = accent
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i + m as usize - phase) % m as usize != 0)
+                .map(|(_, a)| *a)
+                .collect();
             let ((m1, v1, n1), (m2, v2, n2)) = (stats(&on), stats(&off));
             let t = (m1 - m2) / (v1 / n1 + v2 / n2.max(1.0) + 1e-9).sqrt();
             if t > best.0 {
@@ -407,7 +418,8 @@ fn is_compound(beats: &[f64], chords: &[Chord]) -> bool {
 /// overall period (autocorrelation under tempo priors, or the tempo hint), beats by dynamic programming
 /// over time and period, then bars (beats per bar and phase) from per-beat accents.
 pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
-    let mut notes: Vec<Note> = t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
+    let mut notes: Vec<Note> =
+        t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
     if notes.is_empty() {
         return Err(Error::Score("there are no notes to write a score of".into()));
     }

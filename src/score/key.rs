@@ -190,7 +190,8 @@ mod tests {
         assert_eq!(signature(12 + 9), KeySignature { fifths: 0, minor: true }); // A minor
         assert_eq!(signature(12 + 4), KeySignature { fifths: 1, minor: true }); // E minor
         assert_eq!(signature(1), KeySignature { fifths: -5, minor: false }); // Db major
-        assert_eq!(signature(12 + 3), KeySignature { fifths: -6, minor: true }); // Eb minor
+        assert_eq!(signature(12 + 3), KeySignature { fifths: -6, minor: true });
+        // Eb minor
     }
 
     #[test]
@@ -203,8 +204,20 @@ mod tests {
             let scale = if bar < 12 { &d_major } else { &bb_major };
             for beat in 0..4u64 {
                 let i = ((bar % 2) * 4 + beat) as usize;
-                placed.push(Placed { start: (bar * 4 + beat) * 48, duration: 48, pitch: scale[i], velocity: 64, tuplet: false });
-                placed.push(Placed { start: (bar * 4 + beat) * 48, duration: 48, pitch: scale[[0, 2, 4, 0][beat as usize]] - 12, velocity: 64, tuplet: false });
+                placed.push(Placed {
+                    start: (bar * 4 + beat) * 48,
+                    duration: 48,
+                    pitch: scale[i],
+                    velocity: 64,
+                    tuplet: false,
+                });
+                placed.push(Placed {
+                    start: (bar * 4 + beat) * 48,
+                    duration: 48,
+                    pitch: scale[[0, 2, 4, 0][beat as usize]] - 12,
+                    velocity: 64,
+                    tuplet: false,
+                });
             }
         }
         let keys = keys_by_bar(&placed, 48, |t| (t / 192) as u32);

@@ -51,7 +51,10 @@ impl ScoreOptions {
             return Err(Error::InvalidOption(format!("tempo hint {t} is not between 20 and 400 beats per minute")));
         }
         if let Some(m) = self.meter.filter(|m| !(2..=4).contains(&m.beats_per_bar)) {
-            return Err(Error::InvalidOption(format!("{} beats per bar: the meter must have 2, 3 or 4", m.beats_per_bar)));
+            return Err(Error::InvalidOption(format!(
+                "{} beats per bar: the meter must have 2, 3 or 4",
+                m.beats_per_bar
+            )));
         }
         Ok(())
     }

@@ -4,7 +4,6 @@
 //! the second voice. Durations are split at bar lines and, off the beat, at beat boundaries into values a reader knows
 //! (dotted or not, triplets where the beat was divided in three), tied together.
 
-
 use super::key::{KeySignature, Spelling};
 use super::{Clef, Score, ScoreNote, Staff, DIVISIONS};
 
@@ -309,7 +308,18 @@ pub fn write(score: &Score, title: &str) -> String {
                                 } else {
                                     None
                                 };
-                                note_xml(&mut w, Some(s), len, voice, staff, value, k > 0, tie_start, tie_stop, accidental);
+                                note_xml(
+                                    &mut w,
+                                    Some(s),
+                                    len,
+                                    voice,
+                                    staff,
+                                    value,
+                                    k > 0,
+                                    tie_start,
+                                    tie_stop,
+                                    accidental,
+                                );
                             }
                         }
                     }
@@ -364,7 +374,10 @@ fn note_xml(
             w.line(4, &format!("<accidental>{a}</accidental>"));
         }
         if triplet {
-            w.line(4, "<time-modification><actual-notes>3</actual-notes><normal-notes>2</normal-notes></time-modification>");
+            w.line(
+                4,
+                "<time-modification><actual-notes>3</actual-notes><normal-notes>2</normal-notes></time-modification>",
+            );
         }
     } else if let Some(a) = accidental {
         w.line(4, &format!("<accidental>{a}</accidental>"));

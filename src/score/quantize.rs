@@ -107,7 +107,13 @@ pub fn quantize(notes: &[Note], grid: &BeatGrid, options: &ScoreOptions) -> Vec<
             if end < start + step {
                 end = start + step;
             }
-            Placed { start, duration: end - start, pitch: n.pitch, velocity: n.velocity, tuplet: d % 3 == 0 && !grid.meter.compound }
+            Placed {
+                start,
+                duration: end - start,
+                pitch: n.pitch,
+                velocity: n.velocity,
+                tuplet: d % 3 == 0 && !grid.meter.compound,
+            }
         })
         .collect()
 }
@@ -162,7 +168,8 @@ mod tests {
     fn an_onset_just_before_a_beat_goes_on_the_beat_and_short_notes_keep_a_step() {
         let opts = ScoreOptions::default();
         let notes = [note(0.49, 0.5, 60), note(1.0, 1.01, 62)];
-        let got: Vec<(u64, u64)> = quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration)).collect();
+        let got: Vec<(u64, u64)> =
+            quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration)).collect();
         assert_eq!(got, vec![(48, 48), (96, 48)]);
     }
 
