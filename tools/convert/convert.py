@@ -252,14 +252,18 @@ def write_bundle(path, config, graphs):
     parts = [(name, m.SerializeToString()) for name, m in graphs.items()]
     header = dict(config)
     header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
+    write_bundle_bytes(path, header, b"".join(blob for _, blob in parts))
+
+
+def write_bundle_bytes(path, header, parts):
+    """A bundle from its whole header (parts listed) and the parts' bytes, concatenated in that order."""
     header_bytes = json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "wb") as f:
         f.write(MAGIC)
         f.write(struct.pack("<I", len(header_bytes)))
         f.write(header_bytes)
-        for _, blob in parts:
-            f.write(blob)
+        f.write(parts)
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
     print(f"wrote {path}: {os.path.getsize(path) / 1e6:.2f} MB, sha256 {sha}")
 

@@ -12,7 +12,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "convert"))
-from convert import MAGIC  # noqa: E402
+from convert import MAGIC, write_bundle_bytes  # noqa: E402
 
 
 def read_bundle(path):
@@ -47,11 +47,7 @@ def main(argv=None):
     if args.note:
         entry["measured"] = args.note
     header.setdefault("provenance", {}).setdefault("scores", {})[args.set] = entry
-    body = json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode()
-    tmp = args.out + ".part"
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack("<I", len(body)) + body + rest)
-    os.replace(tmp, args.out)
+    write_bundle_bytes(args.out, header, rest)
     print(f"{args.out}: provenance.scores.{args.set} = {json.dumps(entry)}")
 
 
