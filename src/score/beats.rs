@@ -284,14 +284,19 @@ fn track_beats(strength: &[f64], period: f64) -> Vec<f64> {
     let peak = strength.iter().copied().fold(0.0, f64::max);
     let longest = *periods.last().unwrap_or(&1);
     let first = strength.iter().position(|&v| v > 0.05 * peak).unwrap_or(0) + longest;
-    let mut score = vec![f64::NEG_INFINITY; len * np];
+    // Scores are only looked up one period back, so they live in a ring of `longest + 1` frames; only the
+    // back-pointers (2 bytes per frame and period: 27 MB for an hour) cover the whole recording.
+    let ring = longest + 1;
+    let mut score = vec![f64::NEG_INFINITY; ring * np];
     let mut back = vec![u16::MAX; len * np];
+    let tail = len.saturating_sub(longest);
+    let (mut end, mut end_period, mut end_score) = (tail, 0, f64::NEG_INFINITY);
     for t in 0..len {
         for k in 0..np {
             let mut best = if t <= first { 0.0 } else { f64::NEG_INFINITY };
             let mut from = u16::MAX;
             if t >= periods[k] {
-                let src = (t - periods[k]) * np;
+                let src = (t - periods[k]) % ring * np;
                 for j in 0..np {
                     let v = score[src + j] + change(k, j);
                     if v > best {
@@ -300,21 +305,15 @@ fn track_beats(strength: &[f64], period: f64) -> Vec<f64> {
                     }
                 }
             }
-            score[t * np + k] = best + strength[t] + prior[k];
+            let v = best + strength[t] + prior[k];
+            score[t % ring * np + k] = v;
             back[t * np + k] = from;
-        }
-    }
-    let tail = len.saturating_sub(longest);
-    let (mut t, mut k) = (tail, 0);
-    let mut best = f64::NEG_INFINITY;
-    for tt in tail..len {
-        for kk in 0..np {
-            if score[tt * np + kk] > best {
-                best = score[tt * np + kk];
-                (t, k) = (tt, kk);
+            if t >= tail && v > end_score {
+                (end, end_period, end_score) = (t, k, v);
             }
         }
     }
+    let (mut t, mut k) = (end, end_period);
     let mut out = vec![t as f64 / FPS];
     while back[t * np + k] != u16::MAX {
         let j = back[t * np + k] as usize;
