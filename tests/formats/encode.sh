@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The format x timing matrix: one real recording (the first 12 s of a maps-dev piece, 44.1 kHz stereo) encoded
+# The format x timing matrix: one real recording (the first 8 s of a maps-dev piece, 44.1 kHz stereo) encoded
 # as every format the CLI and the page read, by the encoders users have (LAME, ffmpeg). Used by tests/formats.rs
 # and the page test (tests/e2e). Writes into OUT_DIR (default target/formats); files already there are kept.
 #   tests/formats/encode.sh [OUT_DIR]
@@ -11,8 +11,16 @@ for tool in ffmpeg lame; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing (./build.sh test installs it)" >&2; exit 1; }
 done
 [ -f "$src" ] || { echo "error: $src is missing: ../shared must sit beside the repository" >&2; exit 1; }
+# 8 s: with the 4 s lead-in, one Transkun segment each (12 s took two), which halves the tests' transcriptions.
+seconds=8
 mkdir -p "$out"
 cd "$out"
+# Files encoded from another clip (an older version of this script) are made again.
+stamp="$(basename "$src") first ${seconds} s"
+if [ "$(cat clip 2>/dev/null)" != "$stamp" ]; then
+  find . -maxdepth 1 -type f -delete
+  echo "$stamp" > clip
+fi
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 make() { # make FILE COMMAND...: unless FILE exists, runs the command, which writes "partial/FILE", then moves it
   local f="$1"; shift
@@ -21,7 +29,7 @@ make() { # make FILE COMMAND...: unless FILE exists, runs the command, which wri
   "$@"
   mv "partial/$f" "$f"
 }
-make wav-s16.wav ff -i "$src" -t 12 -ar 44100 -ac 2 -c:a pcm_s16le partial/wav-s16.wav
+make wav-s16.wav ff -i "$src" -t "$seconds" -ar 44100 -ac 2 -c:a pcm_s16le partial/wav-s16.wav
 make wav-48k.wav ff -i wav-s16.wav -ar 48000 -c:a pcm_s16le partial/wav-48k.wav
 make wav-s24.wav ff -i wav-s16.wav -c:a pcm_s24le partial/wav-s24.wav
 make wav-f32.wav ff -i wav-s16.wav -c:a pcm_f32le partial/wav-f32.wav
