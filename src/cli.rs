@@ -316,8 +316,8 @@ fn score_files(input: &Path, output: &Path, midi_out: Option<&Path>, options: &S
         return Err(format!("{} holds no MIDI files or note tables", input.display()));
     }
     for_each_file(&files, |f, stem| {
-        let xml = output.join(stem).with_extension("musicxml");
-        let mid = midi_out.map(|d| d.join(stem).with_extension("mid"));
+        let xml = named(output, stem, "musicxml");
+        let mid = midi_out.map(|d| named(d, stem, "mid"));
         score_file(f, &xml, mid.as_deref(), options)
     })
 }
@@ -458,8 +458,8 @@ fn transcribe(
         let files = audio_files(input)?;
         std::fs::create_dir_all(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
         for_each_file(&files, |f, stem| {
-            let dest = output.join(stem).with_extension("mid");
-            let score = out.score.as_ref().map(|(dir, _)| dir.join(stem).with_extension("musicxml"));
+            let dest = named(output, stem, "mid");
+            let score = out.score.as_ref().map(|(dir, _)| named(dir, stem, "musicxml"));
             transcribe_file(engine, f, &dest, options.clone(), out, score.as_deref())
         })
     } else {
@@ -492,6 +492,15 @@ fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, String> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// `dir/stem.ext`. Not `dir.join(stem).with_extension(ext)`: that cuts a stem at its last dot, so that
+/// "op.90_no.1.flac" and "op.90_no.2.flac" would both be written to "op.90_no.mid".
+fn named(dir: &Path, stem: &std::ffi::OsStr, ext: &str) -> PathBuf {
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push(ext);
+    dir.join(name)
 }
 
 /// Runs `each(file, stem)` on every file of a folder, with a `[i/n]` line before each; a failure is one error

@@ -24,23 +24,24 @@ fn tmp(name: &str) -> std::path::PathBuf {
 fn transcribes_a_folder_and_scores_it() {
     let input = tmp("in");
     std::fs::create_dir_all(&input).unwrap();
-    std::fs::copy(common::shared("data/stereo-44k/madmom_stereo_sample.wav"), input.join("sample.wav")).unwrap();
+    // A dot inside the name (as in "op.90_no.1"): the output keeps the whole stem.
+    std::fs::copy(common::shared("data/stereo-44k/madmom_stereo_sample.wav"), input.join("sample.take.1.wav")).unwrap();
     std::fs::write(input.join("readme.txt"), "not audio").unwrap();
     let out = tmp("out");
     let (code, _, err) = pianoscribe(&["transcribe", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--tsv"]);
     assert_eq!(code, 0, "{err}");
-    let midi = std::fs::read(out.join("sample.mid")).unwrap();
+    let midi = std::fs::read(out.join("sample.take.1.mid")).unwrap();
     assert!(midi.starts_with(b"MThd"));
     // The browser test (tests/web.rs) compares the wasm engine with this fixture: keep it the CLI's output.
     assert_eq!(
-        std::fs::read_to_string(out.join("sample.tsv")).unwrap(),
+        std::fs::read_to_string(out.join("sample.take.1.tsv")).unwrap(),
         std::fs::read_to_string(common::repo("tests/fixtures/stereo-44k.cli.tsv")).unwrap(),
         "tests/fixtures/stereo-44k.cli.tsv is stale: regenerate it with `pianoscribe transcribe ... --tsv`"
     );
     // Same input, same bytes.
     let again = tmp("again.mid");
     let (code, _, err) =
-        pianoscribe(&["transcribe", input.join("sample.wav").to_str().unwrap(), "-o", again.to_str().unwrap()]);
+        pianoscribe(&["transcribe", input.join("sample.take.1.wav").to_str().unwrap(), "-o", again.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read(&again).unwrap(), midi);
 
@@ -48,7 +49,7 @@ fn transcribes_a_folder_and_scores_it() {
     let json = tmp("scores.json");
     let (code, table, err) = pianoscribe(&[
         "eval",
-        out.join("sample.mid").to_str().unwrap(),
+        out.join("sample.take.1.mid").to_str().unwrap(),
         truth.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
