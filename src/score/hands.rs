@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn at(start: u64, pitch: u8) -> Placed {
-        Placed { start, duration: 12, pitch, velocity: 64, tuplet: false }
+        Placed { start, duration: 12, pitch, velocity: 64, tuplet: false, grace: false }
     }
 
     #[test]

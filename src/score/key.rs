@@ -210,6 +210,7 @@ mod tests {
                     pitch: scale[i],
                     velocity: 64,
                     tuplet: false,
+                    grace: false,
                 });
                 placed.push(Placed {
                     start: (bar * 4 + beat) * 48,
@@ -217,6 +218,7 @@ mod tests {
                     pitch: scale[[0, 2, 4, 0][beat as usize]] - 12,
                     velocity: 64,
                     tuplet: false,
+                    grace: false,
                 });
             }
         }

@@ -121,6 +121,8 @@ pub struct ScoreNote {
     pub velocity: u8,
     pub staff: Staff,
     pub spelling: Spelling,
+    /// Written as a grace note before the notes that start at the same tick (see `quantize::mark_graces`).
+    pub grace: bool,
 }
 
 /// A pedal held from tick `start` to `end` (beat-aligned, not quantised further).
@@ -209,7 +211,8 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
     let first = t.notes.iter().map(|n| n.onset).fold(f64::INFINITY, f64::min);
     let last = t.notes.iter().map(|n| n.offset).fold(0.0, f64::max);
     let grid = &grid.covering(first, last);
-    let placed = quantize::quantize(&t.notes, grid, options);
+    let mut placed = quantize::quantize(&t.notes, grid, options);
+    quantize::mark_graces(&t.notes, &mut placed);
     let staves = if options.hands { hands::assign(&placed) } else { hands::by_register(&placed) };
     let mut notes: Vec<ScoreNote> = placed
         .iter()
@@ -221,6 +224,7 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
             velocity: p.velocity,
             staff,
             spelling: Spelling::default(),
+            grace: p.grace,
         })
         .collect();
     let mut score = Score {

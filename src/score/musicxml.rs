@@ -2,7 +2,8 @@
 //! Within a voice, notes starting together are one chord that lasts until the voice's next onset at most;
 //! gaps are rests (hidden in a second voice). Notes held a beat or more past the staff's next onset go to
 //! the second voice. Durations are split at bar lines and, off the beat, at beat boundaries into values a reader knows
-//! (dotted or not, triplets where the beat was divided in three), tied together.
+//! (dotted or not, triplets where the beat was divided in three), tied together. Grace notes are written before
+//! the chord they lead into (a slashed eighth when alone, sixteenths when several).
 
 use super::key::{KeySignature, Spelling};
 use super::{Clef, Score, ScoreNote, Staff, DIVISIONS};
@@ -31,6 +32,8 @@ struct Event {
     start: u64,
     end: u64,
     notes: Vec<ScoreNote>,
+    /// Grace notes before the chord, in the order they are written.
+    graces: Vec<ScoreNote>,
 }
 
 /// Notes grouped into chords by start; each chord lasts until the next chord's start at most.
@@ -44,7 +47,7 @@ fn chords_of(notes: &[ScoreNote]) -> Vec<Event> {
                     e.notes.push(*n);
                 }
             }
-            _ => events.push(Event { start: n.start, end: n.start + n.duration, notes: vec![*n] }),
+            _ => events.push(Event { start: n.start, end: n.start + n.duration, notes: vec![*n], graces: vec![] }),
         }
     }
     for i in 0..events.len().saturating_sub(1) {
@@ -61,7 +64,12 @@ fn chords_of(notes: &[ScoreNote]) -> Vec<Event> {
 /// sustained under moving notes) go to the second voice when it is free, the rest to the first, where a chord
 /// lasts until the next onset.
 fn staff_voices(score: &Score, staff: Staff) -> [Vec<Event>; 2] {
-    let notes: Vec<ScoreNote> = score.notes.iter().filter(|n| n.staff == staff).copied().collect();
+    let all: Vec<ScoreNote> = score.notes.iter().filter(|n| n.staff == staff).copied().collect();
+    // A grace note goes before the chord of its staff at its tick; where the staff has none (the note it leads
+    // into went to the other hand), it is written as an ordinary note.
+    let chord_starts: std::collections::HashSet<u64> = all.iter().filter(|n| !n.grace).map(|n| n.start).collect();
+    let (graces, notes): (Vec<ScoreNote>, Vec<ScoreNote>) =
+        all.into_iter().partition(|n| n.grace && chord_starts.contains(&n.start));
     let beat = score.meter.beat_ticks() as u64;
     let starts: Vec<u64> = {
         let mut v: Vec<u64> = notes.iter().map(|n| n.start).collect();
@@ -83,7 +91,16 @@ fn staff_voices(score: &Score, staff: Staff) -> [Vec<Event>; 2] {
             first.push(*n);
         }
     }
-    [chords_of(&first), chords_of(&second)]
+    let mut voices = [chords_of(&first), chords_of(&second)];
+    for g in graces {
+        for v in voices.iter_mut() {
+            if let Ok(i) = v.binary_search_by_key(&g.start, |e| e.start) {
+                v[i].graces.push(g);
+                break;
+            }
+        }
+    }
+    voices
 }
 
 /// [a, b) (ticks from the bar's start) as written values: from a beat, whole beats or a value shorter than a
@@ -299,6 +316,18 @@ pub fn write(score: &Score, title: &str) -> String {
                         Some(e) => {
                             let tie_stop = at > e.start;
                             let tie_start = at + len < e.end;
+                            if at == e.start {
+                                let (kind, slash) =
+                                    if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
+                                for g in &e.graces {
+                                    let s = g.spelling;
+                                    let shown =
+                                        alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
+                                    let accidental = (shown != s.alter).then(|| accidental_name(s.alter));
+                                    alters.insert((s.step, s.octave), s.alter);
+                                    grace_xml(&mut w, s, voice, staff, kind, slash, accidental);
+                                }
+                            }
                             for (k, n) in e.notes.iter().enumerate() {
                                 let s = n.spelling;
                                 let shown = alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
@@ -397,6 +426,21 @@ fn note_xml(
     w.line(3, "</note>");
 }
 
+/// A grace note: no duration, written before the chord it leads into.
+fn grace_xml(w: &mut Writer, s: Spelling, voice: u8, staff: Staff, kind: &str, slash: bool, accidental: Option<&str>) {
+    w.line(3, "<note>");
+    w.line(4, if slash { r#"<grace slash="yes"/>"# } else { "<grace/>" });
+    let alter = if s.alter != 0 { format!("<alter>{}</alter>", s.alter) } else { String::new() };
+    w.line(4, &format!("<pitch><step>{}</step>{alter}<octave>{}</octave></pitch>", s.step_name(), s.octave));
+    w.line(4, &format!("<voice>{voice}</voice>"));
+    w.line(4, &format!("<type>{kind}</type>"));
+    if let Some(a) = accidental {
+        w.line(4, &format!("<accidental>{a}</accidental>"));
+    }
+    w.line(4, &format!("<staff>{}</staff>", staff as u8));
+    w.line(3, "</note>");
+}
+
 /// Beats per minute over the first bars (the median beat period of the first 8 beats).
 fn opening_tempo(score: &Score) -> Option<f64> {
     let mut periods: Vec<f64> = score.beat_times.windows(2).take(8).map(|w| w[1] - w[0]).collect();
@@ -429,6 +473,43 @@ mod tests {
             assert_eq!(p.iter().map(|x| x.1).sum::<u64>(), b - a);
             assert!(p.iter().all(|x| value_of(x.1).is_some()), "{p:?}");
         }
+    }
+
+    #[test]
+    fn grace_notes_come_before_their_chord_without_a_duration() {
+        use crate::notes::{Note, Transcription};
+        use crate::score::{arrange, BeatGrid, Meter, ScoreOptions};
+        let note = |onset: f64, offset: f64, pitch: u8| Note { onset, offset, pitch, velocity: 64 };
+        // 4/4 at 120 bpm: a quarter C5 on each beat, the second led into by a D5 grace note 40 ms early; a
+        // low C3 under every beat keeps the left hand busy.
+        let mut notes = vec![];
+        for k in 0..8 {
+            let t = k as f64 * 0.5;
+            notes.push(note(t, t + 0.45, 72));
+            notes.push(note(t, t + 0.45, 48));
+        }
+        notes.push(note(0.46, 0.5, 74));
+        crate::notes::sort_notes(&mut notes);
+        let grid =
+            BeatGrid::new((0..9).map(|k| k as f64 * 0.5).collect(), 0, Meter { beats_per_bar: 4, compound: false })
+                .unwrap();
+        let score = arrange(&Transcription { notes, pedals: vec![] }, &grid, &ScoreOptions::default()).unwrap();
+        assert_eq!(
+            score.notes.iter().filter(|n| n.grace).map(|n| (n.pitch, n.start)).collect::<Vec<_>>(),
+            vec![(74, 48)]
+        );
+        let xml = write(&score, "graces");
+        assert_eq!(xml.matches("<grace").count(), 1);
+        // The grace note: a slashed eighth D5 with no duration, and right after it the second beat's C5.
+        let at = xml.find(r#"<grace slash="yes"/>"#).expect("a grace note is written");
+        let (grace, rest) = xml[at..].split_once("</note>").unwrap();
+        assert!(grace.contains("<step>D</step><octave>5</octave>") && !grace.contains("<duration>"), "{grace}");
+        assert!(grace.contains("<type>eighth</type>"), "{grace}");
+        let next = rest.split_once("</note>").unwrap().0;
+        assert!(
+            next.contains("<step>C</step><octave>5</octave>") && next.contains("<duration>48</duration>"),
+            "{next}"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! triplets; 3 and 6 in compound meters, 2 for a duplet) chosen for the onsets that fall in it: the one
 //! whose snapped onsets are closest to the played ones, where a finer or triplet grid has to earn its place.
 //! A note's end is snapped to the grid of the beat it ends in, so every position is on its beat's grid and
-//! every duration can be written (see `musicxml`).
+//! every duration can be written (see `musicxml`). A short note played just before another and snapped onto the
+//! same tick is a grace note of it (`mark_graces`), not a chord tone.
 
 use super::{BeatGrid, ScoreOptions};
 use crate::notes::Note;
@@ -16,7 +17,22 @@ pub struct Placed {
     pub velocity: u8,
     /// The onset's beat is divided in three or six.
     pub tuplet: bool,
+    /// A grace note of the notes placed at the same tick (played before them, written without a duration).
+    pub grace: bool,
 }
+
+/// Grace notes: played at least this long before the note they ornament (closer is a chord played a little
+/// spread)...
+const GRACE_MIN_LEAD: f64 = 0.03;
+/// ...at most this long before it, and released by the time it sounds (within `GRACE_RELEASE` seconds)...
+const GRACE_MAX_LEAD: f64 = 0.15;
+const GRACE_RELEASE: f64 = 0.05;
+/// ...within this many semitones of it (a neighbour, a slide or an octave)...
+const GRACE_INTERVAL: u8 = 12;
+/// ...and set apart in that register: the previous onset within `GRACE_INTERVAL` (not on the same tick) lies
+/// at least this many leads before it, and the next after the note it leads into as many leads after that
+/// one. An even run of fast notes that the grid cannot separate is not an ornament.
+const GRACE_ISOLATION: f64 = 2.5;
 
 /// The subdivisions a beat may take and what each costs (squared beat fractions per beat): plainer grids
 /// first, so that ties go to them.
@@ -113,9 +129,54 @@ pub fn quantize(notes: &[Note], grid: &BeatGrid, options: &ScoreOptions) -> Vec<
                 pitch: n.pitch,
                 velocity: n.velocity,
                 tuplet: d % 3 == 0 && !grid.meter.compound,
+                grace: false,
             }
         })
         .collect()
+}
+
+/// Marks as grace notes the notes that the grid put on the same tick as later-played notes they lead into:
+/// played `GRACE_MIN_LEAD`..`GRACE_MAX_LEAD` seconds before the first of the tick's later notes that are not
+/// grace notes themselves, released by the time it sounds, within `GRACE_INTERVAL` semitones of one of them,
+/// and set apart from the notes before it (`GRACE_ISOLATION`). `placed[i]` is `notes[i]` on the grid.
+pub fn mark_graces(notes: &[Note], placed: &mut [Placed]) {
+    let mut order: Vec<usize> = (0..notes.len()).collect();
+    order.sort_by(|&a, &b| placed[a].start.cmp(&placed[b].start).then(notes[a].onset.total_cmp(&notes[b].onset)));
+    let starts: Vec<u64> = placed.iter().map(|p| p.start).collect();
+    let mut by_onset: Vec<usize> = (0..notes.len()).collect();
+    by_onset.sort_by(|&a, &b| notes[a].onset.total_cmp(&notes[b].onset));
+    // The onsets of the last note before `i` and the first after it, in its register, that the grid put
+    // elsewhere.
+    let elsewhere =
+        |i: usize, j: usize| starts[j] != starts[i] && notes[j].pitch.abs_diff(notes[i].pitch) <= GRACE_INTERVAL;
+    let previous = |i: usize| -> Option<f64> {
+        let k = by_onset.partition_point(|&j| notes[j].onset < notes[i].onset);
+        by_onset[..k].iter().rev().find(|&&j| elsewhere(i, j)).map(|&j| notes[j].onset)
+    };
+    let next = |i: usize| -> Option<f64> {
+        let k = by_onset.partition_point(|&j| notes[j].onset <= notes[i].onset);
+        by_onset[k..].iter().find(|&&j| elsewhere(i, j)).map(|&j| notes[j].onset)
+    };
+    for group in order.chunk_by(|&a, &b| starts[a] == starts[b]) {
+        // Latest-played first, so that an ornament of several grace notes leads into the real note.
+        for (k, &i) in group.iter().enumerate().rev() {
+            let n = &notes[i];
+            let later: Vec<usize> =
+                group[k + 1..].iter().copied().filter(|&j| !placed[j].grace && notes[j].onset > n.onset).collect();
+            let Some(&first) = later.iter().min_by(|&&a, &&b| notes[a].onset.total_cmp(&notes[b].onset)) else {
+                continue;
+            };
+            let sounds = notes[first].onset;
+            let lead = sounds - n.onset;
+            placed[i].grace = (GRACE_MIN_LEAD..=GRACE_MAX_LEAD).contains(&lead)
+                && n.offset <= sounds + GRACE_RELEASE
+                && later
+                    .iter()
+                    .any(|&j| notes[j].pitch != n.pitch && notes[j].pitch.abs_diff(n.pitch) <= GRACE_INTERVAL)
+                && previous(i).is_none_or(|t| n.onset - t >= GRACE_ISOLATION * lead)
+                && next(first).is_none_or(|t| t - sounds >= GRACE_ISOLATION * lead);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,6 +232,38 @@ mod tests {
         let got: Vec<(u64, u64)> =
             quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration)).collect();
         assert_eq!(got, vec![(48, 48), (96, 48)]);
+    }
+
+    #[test]
+    fn a_short_note_just_before_another_on_the_same_tick_is_a_grace_note() {
+        let opts = ScoreOptions::default();
+        let notes = [
+            // A grace note (D, 40 ms before the beat, released as C sounds), then a chord spread by 20 ms (not
+            // graces), then a note held through the next onset (not a grace), then an ornament two notes long.
+            note(0.46, 0.5, 62),
+            note(0.5, 0.9, 60),
+            note(0.98, 1.4, 60),
+            note(1.0, 1.4, 64),
+            note(1.42, 1.6, 67),
+            note(1.5, 1.9, 65),
+            note(1.945, 1.965, 71),
+            note(1.965, 2.0, 69),
+            note(2.0, 2.4, 67),
+            // An even run that the grid cannot separate (40 ms apart onto beat 6): not graces.
+            note(2.88, 2.92, 60),
+            note(2.92, 2.96, 62),
+            note(2.96, 3.0, 64),
+            note(3.0, 3.4, 65),
+        ];
+        let mut placed = quantize(&notes, &grid(false), &opts);
+        mark_graces(&notes, &mut placed);
+        let graces: Vec<bool> = placed.iter().map(|p| p.grace).collect();
+        assert_eq!(
+            graces,
+            vec![true, false, false, false, false, false, true, true, false, false, false, false, false]
+        );
+        assert_eq!((placed[0].start, placed[1].start), (48, 48));
+        assert_eq!((placed[6].start, placed[7].start, placed[8].start), (192, 192, 192));
     }
 
     #[test]
