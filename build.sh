@@ -163,7 +163,7 @@ case "$cmd" in
     build_web
     # The wasm tests (tests/web.rs, tests/web_threads.rs) in headless Chromium: wasm-bindgen-test-runner drives
     # Debian's chromedriver with the options in webdriver.json.
-    with_wasm_toolchain env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    with_wasm_toolchain env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER="$(command -v wasm-bindgen-test-runner)" \
       WASM_BINDGEN_TEST_ONLY_WEB=1 CHROMEDRIVER="$(command -v chromedriver)" \
       cargo test --release --target wasm32-unknown-unknown --test web --test web_threads
     npm test

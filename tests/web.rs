@@ -1,5 +1,5 @@
-//! The wasm API in headless Chromium (`wasm-pack test --headless --chrome`), on one thread: a real recording
-//! gives the native CLI's notes (tests/fixtures/stereo-44k.cli.tsv, which tests/cli.rs keeps in step with
+//! The wasm API in headless Chromium (cargo test for wasm32, run by wasm-bindgen-test-runner: see build.sh), on
+//! one thread: a real recording gives the native CLI's notes (tests/fixtures/stereo-44k.cli.tsv, which tests/cli.rs keeps in step with
 //! the CLI), cancellation works, and errors come back as messages. tests/web_threads.rs runs the same
 //! recording on a thread pool (a pool can only be set up before rayon is first used, so in its own module).
 #![cfg(target_arch = "wasm32")]

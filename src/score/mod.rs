@@ -142,7 +142,7 @@ pub struct Score {
     pub pickup_beats: u32,
     /// The key from each listed bar on (bar numbers as written: the pickup is bar 0), first entry at the start.
     pub keys: Vec<(u32, KeySignature)>,
-    /// Sorted by (start, staff, pitch).
+    /// Sorted by (start, staff, pitch), except that a tick's grace notes come first, in the order played.
     pub notes: Vec<ScoreNote>,
     /// Each staff's clef from each listed bar on, as (bar, staff, clef): bar 0 first, then the changes.
     pub clefs: Vec<(u32, Staff, Clef)>,
@@ -248,7 +248,8 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
     for n in &mut notes {
         n.spelling = key::spell(n.pitch, score.key_at(score.bar_of(n.start)));
     }
-    notes.sort_by_key(|n| (n.start, n.staff, n.pitch));
+    // Stable: grace notes first at their tick, in the order they were played (t.notes is in onset order).
+    notes.sort_by_key(|n| (n.start, n.staff, !n.grace, if n.grace { 0 } else { n.pitch }));
     score.notes = notes;
     let by_bar: Vec<(u32, Staff, u8)> = score.notes.iter().map(|n| (score.bar_of(n.start), n.staff, n.pitch)).collect();
     score.clefs = hands::clefs(&by_bar, score.bars());

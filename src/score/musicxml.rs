@@ -489,17 +489,18 @@ mod tests {
             notes.push(note(t, t + 0.45, 48));
         }
         notes.push(note(0.46, 0.5, 74));
+        // And an ornament of two, E5 then D5, into the C5 on the sixth beat.
+        notes.push(note(2.445, 2.465, 76));
+        notes.push(note(2.465, 2.5, 74));
         crate::notes::sort_notes(&mut notes);
         let grid =
             BeatGrid::new((0..9).map(|k| k as f64 * 0.5).collect(), 0, Meter { beats_per_bar: 4, compound: false })
                 .unwrap();
         let score = arrange(&Transcription { notes, pedals: vec![] }, &grid, &ScoreOptions::default()).unwrap();
-        assert_eq!(
-            score.notes.iter().filter(|n| n.grace).map(|n| (n.pitch, n.start)).collect::<Vec<_>>(),
-            vec![(74, 48)]
-        );
+        let graces: Vec<(u8, u64)> = score.notes.iter().filter(|n| n.grace).map(|n| (n.pitch, n.start)).collect();
+        assert_eq!(graces, vec![(74, 48), (76, 240), (74, 240)]);
         let xml = write(&score, "graces");
-        assert_eq!(xml.matches("<grace").count(), 1);
+        assert_eq!(xml.matches("<grace").count(), 3);
         // The grace note: a slashed eighth D5 with no duration, and right after it the second beat's C5.
         let at = xml.find(r#"<grace slash="yes"/>"#).expect("a grace note is written");
         let (grace, rest) = xml[at..].split_once("</note>").unwrap();
@@ -510,6 +511,12 @@ mod tests {
             next.contains("<step>C</step><octave>5</octave>") && next.contains("<duration>48</duration>"),
             "{next}"
         );
+        // The ornament: unslashed sixteenths in the order played, E then D, then the C.
+        let at = xml.find("<grace/>").expect("the ornament is written");
+        let notes: Vec<&str> = xml[at..].split("</note>").take(3).collect();
+        assert!(notes[0].contains("<step>E</step>") && notes[0].contains("<type>16th</type>"), "{}", notes[0]);
+        assert!(notes[1].contains("<grace/>") && notes[1].contains("<step>D</step>"), "{}", notes[1]);
+        assert!(notes[2].contains("<step>C</step><octave>5</octave>") && !notes[2].contains("<grace"), "{}", notes[2]);
     }
 
     #[test]

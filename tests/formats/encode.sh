@@ -18,7 +18,7 @@ cd "$out"
 # Files encoded from another clip (an older version of this script) are made again.
 stamp="$(basename "$src") first ${seconds} s"
 if [ "$(cat clip 2>/dev/null)" != "$stamp" ]; then
-  find . -maxdepth 1 -type f -delete
+  rm -f -- *.wav *.mp3 *.ogg *.opus *.m4a *.aac partial.tmp
   echo "$stamp" > clip
 fi
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }

@@ -7,7 +7,9 @@
 # Renders and transcriptions already in OUT are kept, so a second run only scores.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-out="${1:?usage: tools/score/chain.sh OUT [SECONDS]}"
+[ -n "${1:-}" ] || { echo "usage: tools/score/chain.sh OUT [SECONDS]" >&2; exit 2; }
+mkdir -p "$1"
+out="$(cd "$1" && pwd)" # absolute: the links below and the test run from elsewhere
 seconds="${2:-60}"
 asap="$root/../shared/data/asap-dev"
 sf2=/usr/share/sounds/sf2/FluidR3_GM.sf2
@@ -17,6 +19,11 @@ for tool in fluidsynth ffmpeg; do
 done
 [ -f "$sf2" ] || { echo "error: $sf2 is missing (apt-get install fluid-soundfont-gm)" >&2; exit 1; }
 (cd "$root" && cargo build --release --quiet --bin pianoscribe)
+# Renders and transcriptions are of the first SECONDS: made again when SECONDS changes.
+if [ "$(cat "$out/seconds" 2>/dev/null)" != "$seconds" ]; then
+  rm -rf "$out/audio" "$out/midi"
+  echo "$seconds" > "$out/seconds"
+fi
 mkdir -p "$out/audio" "$out/midi"
 cut=()
 [ "$seconds" = 0 ] || cut=(-t "$seconds")
