@@ -149,13 +149,17 @@ pub fn mark_graces(notes: &[Note], placed: &mut [Placed]) {
     // elsewhere.
     let elsewhere =
         |i: usize, j: usize| starts[j] != starts[i] && notes[j].pitch.abs_diff(notes[i].pitch) <= GRACE_INTERVAL;
+    // Only notes within the widest isolation window matter (anything farther is apart): a bounded look.
+    let window = GRACE_ISOLATION * GRACE_MAX_LEAD;
     let previous = |i: usize| -> Option<f64> {
         let k = by_onset.partition_point(|&j| notes[j].onset < notes[i].onset);
-        by_onset[..k].iter().rev().find(|&&j| elsewhere(i, j)).map(|&j| notes[j].onset)
+        let near = by_onset[..k].iter().rev().take_while(|&&j| notes[i].onset - notes[j].onset < window);
+        near.copied().find(|&j| elsewhere(i, j)).map(|j| notes[j].onset)
     };
     let next = |i: usize| -> Option<f64> {
         let k = by_onset.partition_point(|&j| notes[j].onset <= notes[i].onset);
-        by_onset[k..].iter().find(|&&j| elsewhere(i, j)).map(|&j| notes[j].onset)
+        let near = by_onset[k..].iter().take_while(|&&j| notes[j].onset - notes[i].onset < window);
+        near.copied().find(|&j| elsewhere(i, j)).map(|j| notes[j].onset)
     };
     for group in order.chunk_by(|&a, &b| starts[a] == starts[b]) {
         // Latest-played first, so that an ornament of several grace notes leads into the real note.
