@@ -400,6 +400,11 @@ fn tracked_beats_on_asap() {
     let seconds: f64 = std::env::var("PIANOSCRIBE_ASAP_SECONDS").ok().map_or(0.0, |v| v.parse().unwrap());
     let until = if seconds > 0.0 { seconds } else { f64::INFINITY };
     let dir = scratch("tracked");
+    // The transcriptions' MusicXML files (same names as the performances'), when there are any.
+    let chain_dir = dir.join("chain");
+    if transcribed.is_some() {
+        std::fs::create_dir_all(&chain_dir).unwrap();
+    }
     let mut files = vec![];
     let (mut rows, mut chain_rows) = (vec![], vec![]);
     for p in asap() {
@@ -411,7 +416,6 @@ fn tracked_beats_on_asap() {
         rows.push((p.name.clone(), row));
         if let Some(d) = &transcribed {
             let heard = read_transcription(&d.join(format!("{}.mid", file_name(&p)))).unwrap();
-            let chain_dir = scratch("chain");
             let (path, row) = tracked_row(&p, &heard, until, &chain_dir);
             files.push(path);
             chain_rows.push((p.name.clone(), row));
@@ -428,5 +432,4 @@ fn tracked_beats_on_asap() {
         assert!(down > 0.3, "downbeat F-measure fell to {down:.3}");
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(scratch("chain"));
 }

@@ -5,6 +5,8 @@
 //! (dotted or not, triplets where the beat was divided in three), tied together. Grace notes are written before
 //! the chord they lead into (a slashed eighth when alone, sixteenths when several).
 
+use std::collections::HashMap;
+
 use super::key::{KeySignature, Spelling};
 use super::{Clef, Score, ScoreNote, Staff, DIVISIONS};
 
@@ -168,6 +170,17 @@ fn accidental_name(alter: i8) -> &'static str {
     }
 }
 
+/// The accidental to write on `s` in this bar: none where the key signature, or an earlier note of the same
+/// step and octave in the bar (`alters`), already gives its alteration. A written one holds for the rest of
+/// the bar.
+fn written_accidental(alters: &mut HashMap<(u8, i8), i8>, key: KeySignature, s: Spelling) -> Option<&'static str> {
+    let shown = alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
+    (shown != s.alter).then(|| {
+        alters.insert((s.step, s.octave), s.alter);
+        accidental_name(s.alter)
+    })
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -287,7 +300,7 @@ pub fn write(score: &Score, title: &str) -> String {
             if t < end {
                 segments.push((t, end, None));
             }
-            let mut alters: std::collections::HashMap<(u8, i8), i8> = Default::default();
+            let mut alters: HashMap<(u8, i8), i8> = Default::default();
             let whole_rest = segments.len() == 1 && segments[0].2.is_none();
             let note_tag = if shown { "<note>" } else { r#"<note print-object="no">"# };
             for (a, b, event) in segments {
@@ -320,23 +333,14 @@ pub fn write(score: &Score, title: &str) -> String {
                                 let (kind, slash) =
                                     if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
                                 for g in &e.graces {
-                                    let s = g.spelling;
-                                    let shown =
-                                        alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
-                                    let accidental = (shown != s.alter).then(|| accidental_name(s.alter));
-                                    alters.insert((s.step, s.octave), s.alter);
-                                    grace_xml(&mut w, s, voice, staff, kind, slash, accidental);
+                                    let accidental = written_accidental(&mut alters, key, g.spelling);
+                                    grace_xml(&mut w, g.spelling, voice, staff, kind, slash, accidental);
                                 }
                             }
                             for (k, n) in e.notes.iter().enumerate() {
                                 let s = n.spelling;
-                                let shown = alters.get(&(s.step, s.octave)).copied().unwrap_or(key_alter(key, s.step));
-                                let accidental = if !tie_stop && shown != s.alter {
-                                    alters.insert((s.step, s.octave), s.alter);
-                                    Some(accidental_name(s.alter))
-                                } else {
-                                    None
-                                };
+                                // A tied continuation keeps the alteration its start showed.
+                                let accidental = if tie_stop { None } else { written_accidental(&mut alters, key, s) };
                                 note_xml(
                                     &mut w,
                                     Some(s),
@@ -380,10 +384,7 @@ fn note_xml(
         w.line(4, "<chord/>");
     }
     match pitch {
-        Some(s) => {
-            let alter = if s.alter != 0 { format!("<alter>{}</alter>", s.alter) } else { String::new() };
-            w.line(4, &format!("<pitch><step>{}</step>{alter}<octave>{}</octave></pitch>", s.step_name(), s.octave));
-        }
+        Some(s) => w.line(4, &pitch_xml(s)),
         None => w.line(4, "<rest/>"),
     }
     w.line(4, &format!("<duration>{len}</duration>"));
@@ -426,12 +427,16 @@ fn note_xml(
     w.line(3, "</note>");
 }
 
+fn pitch_xml(s: Spelling) -> String {
+    let alter = if s.alter != 0 { format!("<alter>{}</alter>", s.alter) } else { String::new() };
+    format!("<pitch><step>{}</step>{alter}<octave>{}</octave></pitch>", s.step_name(), s.octave)
+}
+
 /// A grace note: no duration, written before the chord it leads into.
 fn grace_xml(w: &mut Writer, s: Spelling, voice: u8, staff: Staff, kind: &str, slash: bool, accidental: Option<&str>) {
     w.line(3, "<note>");
     w.line(4, if slash { r#"<grace slash="yes"/>"# } else { "<grace/>" });
-    let alter = if s.alter != 0 { format!("<alter>{}</alter>", s.alter) } else { String::new() };
-    w.line(4, &format!("<pitch><step>{}</step>{alter}<octave>{}</octave></pitch>", s.step_name(), s.octave));
+    w.line(4, &pitch_xml(s));
     w.line(4, &format!("<voice>{voice}</voice>"));
     w.line(4, &format!("<type>{kind}</type>"));
     if let Some(a) = accidental {

@@ -167,9 +167,8 @@ pub fn mark_graces(notes: &[Note], placed: &mut [Placed]) {
             let n = &notes[i];
             let later: Vec<usize> =
                 group[k + 1..].iter().copied().filter(|&j| !placed[j].grace && notes[j].onset > n.onset).collect();
-            let Some(&first) = later.iter().min_by(|&&a, &&b| notes[a].onset.total_cmp(&notes[b].onset)) else {
-                continue;
-            };
+            // The group is in onset order: the first of `later` sounds first.
+            let Some(&first) = later.first() else { continue };
             let sounds = notes[first].onset;
             let lead = sounds - n.onset;
             placed[i].grace = (GRACE_MIN_LEAD..=GRACE_MAX_LEAD).contains(&lead)
