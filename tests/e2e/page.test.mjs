@@ -4,10 +4,9 @@
 // run and the page stays usable; no request ever leaves the page's origin or carries a body.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import {
-  root, shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes,
+  shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes, offerTinyOaf, tinyOaf,
 } from './helpers.mjs';
 
 const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
@@ -180,17 +179,8 @@ test('playback: the original plays from the file, the transcription on the sampl
 // (tests/fixtures/oaf-tiny.pscb: seeded weights, 82 notes on this clip), which must transcribe as the CLI
 // does with it; the choice survives a reload, and Transkun comes back when picked.
 test('the model picker runs an Onsets & Frames bundle like the CLI, and switches back', { timeout: 900_000 }, async () => {
-  const fixture = path.join(root, 'tests/fixtures/oaf-tiny.pscb');
   const context = await session.browser.newContext({ serviceWorkers: 'block' });
-  await context.route('**/models.json', async (route) => {
-    const response = await route.fetch();
-    const json = await response.json();
-    json.models.push({ file: 'oaf-tiny.pscb', name: 'O&F parity network', family: 'onsets-frames',
-      bytes: fs.statSync(fixture).size, about: 'seeded weights, for tests' });
-    await route.fulfill({ response, json });
-  });
-  await context.route('**/model/oaf-tiny.pscb*', (route) => route.fulfill({
-    body: fs.readFileSync(fixture), contentType: 'application/octet-stream' }));
+  await offerTinyOaf(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -204,7 +194,7 @@ test('the model picker runs an Onsets & Frames bundle like the CLI, and switches
   assert.ok(await page.isDisabled('#fast'), 'an Onsets & Frames model has no Faster mode');
   const r = await transcribeIn(page, audio);
   assert.ok(r.midi, `the page did not transcribe it: ${r.message}`);
-  assertSameNotes('O&F', midiNotes(r.midi), cliNotes(audio, ['--model', fixture]));
+  assertSameNotes('O&F', midiNotes(r.midi), cliNotes(audio, ['--model', tinyOaf]));
   await page.reload();
   await page.waitForSelector('#engine-line[data-family="onsets-frames"]', { timeout: 180_000 });
   await page.selectOption('#model', 'transkun-v2.pscb');
