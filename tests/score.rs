@@ -429,7 +429,7 @@ fn tracked_beats_on_asap() {
     validate(&files);
     if transcribed.is_none() && seconds == 0.0 {
         assert!(beat > 0.6, "beat F-measure fell to {beat:.3}");
-        assert!(down > 0.3, "downbeat F-measure fell to {down:.3}");
+        assert!(down > 0.45, "downbeat F-measure fell to {down:.3}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
