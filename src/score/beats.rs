@@ -605,7 +605,7 @@ mod tests {
         assert!(BeatGrid::new(vec![1.0, 1.0], 0, g.meter).is_err());
     }
 
-    /// Evidence for a downbeat every `per_bar` beats from `first`, given as (downbeat index set).
+    /// Clear evidence of a downbeat at each index in `downbeats` and of none elsewhere.
     fn evidence(n: usize, downbeats: &[usize]) -> Vec<(f64, f64)> {
         (0..n).map(|i| if downbeats.contains(&i) { (1.5, -1.5) } else { (-1.0, 0.3) }).collect()
     }
