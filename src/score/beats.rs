@@ -548,7 +548,8 @@ fn is_compound(beats: &[f64], chords: &[Chord]) -> bool {
 
 /// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the
 /// overall period (autocorrelation under tempo priors, or the tempo hint), beats by dynamic programming
-/// over time and period, then bars (beats per bar and phase) from per-beat accents.
+/// over time and period, then bars (beats per bar and where they start, the beats mended where a bar runs a
+/// beat long or short) from each beat's downbeat probability.
 pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
     let mut notes: Vec<Note> =
         t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
