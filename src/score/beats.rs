@@ -127,19 +127,36 @@ const BEAT_WINDOW: f64 = 0.07;
 /// A sustain press within this window around a beat (seconds before, after) counts for it: pianists change the
 /// pedal with the harmony, which changes most on downbeats.
 const PRESS_WINDOW: (f64, f64) = (0.15, 0.3);
-/// Downbeat logistic model over a beat's standardised features (`beat_features`: salience, low bass, harmonic
-/// change, bass duration, note length, notes, velocity, sustain press, two-beat harmonic change), its own and
-/// its neighbours'. Fitted once on ASAP's development performances (the tracked beats within 70 ms of an
-/// annotated downbeat against the rest, L2 1.0); `DOWNBEAT_RATE` is the rate of downbeats among them.
-const DOWNBEAT_OWN: [f64; 9] = [0.1506, 0.2474, 0.3983, 0.4255, 0.1859, 0.3145, -0.1231, 0.1652, 0.0923];
-const DOWNBEAT_PREVIOUS: [f64; 9] = [-0.2408, -0.0818, 0.0023, 0.0095, -0.0154, -0.1768, 0.2261, -0.0079, -0.0405];
-const DOWNBEAT_NEXT: [f64; 9] = [-0.0486, 0.0247, -0.2453, -0.0583, -0.0626, -0.0282, -0.0409, -0.0507, -0.2159];
-const DOWNBEAT_BIAS: f64 = -1.4418;
-const DOWNBEAT_RATE: f64 = 0.2489;
+/// A logistic model of a beat being a downbeat, over its standardised features (`downbeat_features`) and its
+/// neighbours'.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownbeatModel {
+    pub own: [f64; DOWNBEAT_FEATURES],
+    pub previous: [f64; DOWNBEAT_FEATURES],
+    pub next: [f64; DOWNBEAT_FEATURES],
+    pub bias: f64,
+    /// The rate of downbeats among the beats it was fitted on: its probabilities over this rate are the
+    /// likelihood ratios the bar path needs.
+    pub rate: f64,
+}
+
+/// Salience, low bass, harmonic change, bass duration, note length, notes, velocity, sustain press, two-beat
+/// harmonic change.
+pub const DOWNBEAT_FEATURES: usize = 9;
+
+/// The model the score stage uses, fitted on ASAP's development performances: the tracked beats within 70 ms
+/// of an annotated downbeat against the rest, L2 1.0 (tests/score.rs fits it again and checks these figures).
+pub const DOWNBEAT_MODEL: DownbeatModel = DownbeatModel {
+    own: [0.1489, 0.2517, 0.4014, 0.3983, 0.1698, 0.3143, -0.1281, 0.1649, 0.0793],
+    previous: [-0.2313, -0.0820, -0.0050, 0.0069, -0.0235, -0.1748, 0.2198, -0.0068, -0.0339],
+    next: [-0.0411, 0.0193, -0.2375, -0.0702, -0.0683, -0.0340, -0.0449, -0.0545, -0.2172],
+    bias: -1.4165,
+    rate: 0.2515,
+};
 /// The cost (log-likelihood) of a bar one beat longer or shorter than the meter: a beat the tracker missed or
 /// added, or a phrase that starts off the bar. On ASAP's development performances, each piece held out of the
-/// fit in turn: downbeat F 0.481 at 2, 0.490 at 1.5 and 0.434 at 5; lower costs mend more bars, and every
-/// beat dropped can cost beat F (0.630 at 2, 0.626 at 1.5).
+/// fit in turn (measured in a Python copy of this stage): downbeat F 0.481 at 2, 0.490 at 1.5 and 0.434 at 5;
+/// lower costs mend more bars, and every beat dropped can cost beat F (0.630 at 2, 0.626 at 1.5).
 const SLIP_COST: f64 = 2.0;
 /// With two beats a bar, a bar a beat short and one a beat long look alike: an interval this many times the
 /// median beat or longer says short (a beat is added in it), a shorter one long (a beat is dropped).
@@ -346,9 +363,9 @@ fn track_beats(strength: &[f64], period: f64) -> Vec<f64> {
     out
 }
 
-/// Each beat's downbeat features (see `DOWNBEAT_OWN`), standardised over the performance so that the model
+/// Each beat's downbeat features (see `DOWNBEAT_FEATURES`), standardised over the performance so that the model
 /// sees how a beat stands out from the rest of the piece, not loudness or register as such.
-fn beat_features(beats: &[f64], notes: &[Note], chords: &[Chord], presses: &[f64]) -> Vec<[f64; 9]> {
+fn beat_features(beats: &[f64], notes: &[Note], chords: &[Chord], presses: &[f64]) -> Vec<[f64; DOWNBEAT_FEATURES]> {
     let nb = beats.len();
     let mut features = vec![[0f64; 9]; nb];
     let mut chroma = vec![[0f64; 12]; nb];
@@ -408,25 +425,35 @@ fn beat_features(beats: &[f64], notes: &[Note], chords: &[Chord], presses: &[f64
     features
 }
 
-/// For each beat, the log-likelihood ratios of the evidence for it being a downbeat and for it not being
-/// one (the model's posterior over the rate it was fitted at).
-fn downbeat_evidence(features: &[[f64; 9]]) -> Vec<(f64, f64)> {
-    let zero = [0.0; 9];
-    let dot = |w: &[f64; 9], x: &[f64; 9]| w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>();
-    (0..features.len())
-        .map(|i| {
-            let previous = if i > 0 { &features[i - 1] } else { &zero };
-            let next = features.get(i + 1).unwrap_or(&zero);
-            let z = dot(&DOWNBEAT_OWN, &features[i])
-                + dot(&DOWNBEAT_PREVIOUS, previous)
-                + dot(&DOWNBEAT_NEXT, next)
-                + DOWNBEAT_BIAS;
-            // log(sigmoid(z)) and log(1 - sigmoid(z)), without overflow.
-            let (yes, no) = (-(-z).exp().ln_1p(), -z.exp().ln_1p());
-            let (yes, no) = if z.abs() > 30.0 { (z.min(0.0), (-z).min(0.0)) } else { (yes, no) };
-            (yes - DOWNBEAT_RATE.ln(), no - (1.0 - DOWNBEAT_RATE).ln())
-        })
-        .collect()
+impl DownbeatModel {
+    /// The model's logit for each beat: its own features' and its neighbours' (zero, the mean, past the ends).
+    pub fn logits(&self, features: &[[f64; DOWNBEAT_FEATURES]]) -> Vec<f64> {
+        let zero = [0.0; DOWNBEAT_FEATURES];
+        let dot = |w: &[f64; DOWNBEAT_FEATURES], x: &[f64; DOWNBEAT_FEATURES]| {
+            w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
+        };
+        (0..features.len())
+            .map(|i| {
+                let previous = if i > 0 { &features[i - 1] } else { &zero };
+                let next = features.get(i + 1).unwrap_or(&zero);
+                dot(&self.own, &features[i]) + dot(&self.previous, previous) + dot(&self.next, next) + self.bias
+            })
+            .collect()
+    }
+
+    /// For each beat, the log-likelihood ratios of the evidence for it being a downbeat and for it not being
+    /// one (the model's posterior over the rate it was fitted at).
+    fn evidence(&self, features: &[[f64; DOWNBEAT_FEATURES]]) -> Vec<(f64, f64)> {
+        self.logits(features)
+            .into_iter()
+            .map(|z| {
+                // log(sigmoid(z)) and log(1 - sigmoid(z)), without overflow.
+                let (yes, no) =
+                    if z.abs() > 30.0 { (z.min(0.0), (-z).min(0.0)) } else { (-(-z).exp().ln_1p(), -z.exp().ln_1p()) };
+                (yes - self.rate.ln(), no - (1.0 - self.rate).ln())
+            })
+            .collect()
+    }
 }
 
 /// Each beat's position in its bar of `per_bar` beats (0: the downbeat), by dynamic programming over the
@@ -510,12 +537,12 @@ fn best_bars(evidence: &[(f64, f64)], lengths: &[u32]) -> (Vec<usize>, u32) {
 /// index.
 fn bars(
     beats: &[f64],
-    notes: &[Note],
-    chords: &[Chord],
-    presses: &[f64],
+    performance: &Performance,
+    model: &DownbeatModel,
     beats_per_bar: Option<u32>,
 ) -> (Vec<f64>, u32, usize) {
-    let evidence = downbeat_evidence(&beat_features(beats, notes, chords, presses));
+    let features = beat_features(beats, &performance.notes, &performance.chords, &performance.presses);
+    let evidence = model.evidence(&features);
     let lengths = beats_per_bar.map_or(vec![2, 3, 4], |m| vec![m]);
     let (positions, per_bar) = best_bars(&evidence, &lengths);
     let (mended, first) = regular_bars(beats, &positions, per_bar as usize);
@@ -546,36 +573,73 @@ fn is_compound(beats: &[f64], chords: &[Chord]) -> bool {
     total > 0 && thirds > halves
 }
 
+/// What the tracker reads from a performance: its notes in order, their chords and the sustain presses.
+struct Performance {
+    notes: Vec<Note>,
+    chords: Vec<Chord>,
+    presses: Vec<f64>,
+}
+
+impl Performance {
+    fn new(t: &Transcription) -> Result<Self> {
+        let mut notes: Vec<Note> =
+            t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
+        if notes.is_empty() {
+            return Err(Error::Score("there are no notes to write a score of".into()));
+        }
+        crate::notes::sort_notes(&mut notes);
+        // Sustain presses: where the controller goes down.
+        let mut presses: Vec<f64> =
+            t.pedals.iter().filter(|p| p.kind == PedalKind::Sustain && p.start.is_finite()).map(|p| p.start).collect();
+        presses.sort_by(f64::total_cmp);
+        let chords = chords(&notes, &presses);
+        Ok(Performance { notes, chords, presses })
+    }
+
+    /// The beats, before bars: the overall period (autocorrelation under tempo priors, or the tempo hint),
+    /// then dynamic programming over time and period.
+    fn beats(&self, options: &ScoreOptions) -> Vec<f64> {
+        let strength = onset_strength(&self.chords);
+        let period = match options.tempo_hint {
+            Some(bpm) => 60.0 / bpm,
+            None => overall_period(&strength, &self.chords),
+        };
+        let beats = track_beats(&strength, period);
+        if beats.len() >= 2 {
+            return beats;
+        }
+        // Too little music for the tracker (a single chord, say): beats at the overall period.
+        let start = self.notes[0].onset;
+        (0..2).map(|k| start + k as f64 * period).collect()
+    }
+}
+
 /// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the
 /// overall period (autocorrelation under tempo priors, or the tempo hint), beats by dynamic programming
 /// over time and period, then bars (beats per bar and where they start, the beats mended where a bar runs a
 /// beat long or short) from each beat's downbeat probability.
 pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
-    let mut notes: Vec<Note> =
-        t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
-    if notes.is_empty() {
-        return Err(Error::Score("there are no notes to write a score of".into()));
-    }
-    crate::notes::sort_notes(&mut notes);
-    // Sustain presses: where the controller goes down.
-    let mut presses: Vec<f64> =
-        t.pedals.iter().filter(|p| p.kind == PedalKind::Sustain && p.start.is_finite()).map(|p| p.start).collect();
-    presses.sort_by(f64::total_cmp);
-    let chords = chords(&notes, &presses);
-    let strength = onset_strength(&chords);
-    let period = match options.tempo_hint {
-        Some(bpm) => 60.0 / bpm,
-        None => overall_period(&strength, &chords),
-    };
-    let mut beats = track_beats(&strength, period);
-    if beats.len() < 2 {
-        // Too little music for the tracker (a single chord, say): beats at the overall period.
-        let start = notes[0].onset;
-        beats = (0..2).map(|k| start + k as f64 * period).collect();
-    }
-    let (beats, per_bar, downbeat) = bars(&beats, &notes, &chords, &presses, options.meter.map(|m| m.beats_per_bar));
-    let compound = options.meter.map_or_else(|| is_compound(&beats, &chords), |m| m.compound);
+    track_with(t, options, &DOWNBEAT_MODEL)
+}
+
+/// [`track`] with another downbeat model (to fit and evaluate one).
+pub fn track_with(t: &Transcription, options: &ScoreOptions, model: &DownbeatModel) -> Result<BeatGrid> {
+    let performance = Performance::new(t)?;
+    let beats = performance.beats(options);
+    let (beats, per_bar, downbeat) = bars(&beats, &performance, model, options.meter.map(|m| m.beats_per_bar));
+    let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
     BeatGrid::new(beats, downbeat, Meter { beats_per_bar: per_bar, compound })
+}
+
+/// The tracked beats before bars, with each one's downbeat features (what a downbeat model is fitted on).
+pub fn downbeat_features(
+    t: &Transcription,
+    options: &ScoreOptions,
+) -> Result<(Vec<f64>, Vec<[f64; DOWNBEAT_FEATURES]>)> {
+    let performance = Performance::new(t)?;
+    let beats = performance.beats(options);
+    let features = beat_features(&beats, &performance.notes, &performance.chords, &performance.presses);
+    Ok((beats, features))
 }
 
 #[cfg(test)]
