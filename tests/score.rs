@@ -502,13 +502,9 @@ fn downbeat_model_is_its_fit_and_holds_out() {
         .iter()
         .map(|p| {
             let (beats, features) = beats::downbeat_features(&p.transcription(), &options).unwrap();
-            let zero = [0.0; F];
-            let rows = (0..beats.len())
-                .map(|i| {
-                    let previous = if i > 0 { &features[i - 1] } else { &zero };
-                    let next = features.get(i + 1).unwrap_or(&zero);
-                    features[i].iter().chain(previous).chain(next).copied().chain([1.0]).collect()
-                })
+            let rows = DownbeatModel::inputs(&features)
+                .iter()
+                .map(|input| input.iter().flatten().copied().chain([1.0]).collect())
                 .collect();
             let labels = beats
                 .iter()

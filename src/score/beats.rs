@@ -426,17 +426,27 @@ fn beat_features(beats: &[f64], notes: &[Note], chords: &[Chord], presses: &[f64
 }
 
 impl DownbeatModel {
-    /// The model's logit for each beat: its own features' and its neighbours' (zero, the mean, past the ends).
-    pub fn logits(&self, features: &[[f64; DOWNBEAT_FEATURES]]) -> Vec<f64> {
+    /// What the model reads for each beat: its own features, the previous beat's and the next beat's (zero,
+    /// the mean, past the ends).
+    pub fn inputs(features: &[[f64; DOWNBEAT_FEATURES]]) -> Vec<[[f64; DOWNBEAT_FEATURES]; 3]> {
         let zero = [0.0; DOWNBEAT_FEATURES];
+        (0..features.len())
+            .map(|i| {
+                let previous = if i > 0 { features[i - 1] } else { zero };
+                [features[i], previous, features.get(i + 1).copied().unwrap_or(zero)]
+            })
+            .collect()
+    }
+
+    /// The model's logit for each beat.
+    pub fn logits(&self, features: &[[f64; DOWNBEAT_FEATURES]]) -> Vec<f64> {
         let dot = |w: &[f64; DOWNBEAT_FEATURES], x: &[f64; DOWNBEAT_FEATURES]| {
             w.iter().zip(x).map(|(a, b)| a * b).sum::<f64>()
         };
-        (0..features.len())
-            .map(|i| {
-                let previous = if i > 0 { &features[i - 1] } else { &zero };
-                let next = features.get(i + 1).unwrap_or(&zero);
-                dot(&self.own, &features[i]) + dot(&self.previous, previous) + dot(&self.next, next) + self.bias
+        Self::inputs(features)
+            .iter()
+            .map(|[own, previous, next]| {
+                dot(&self.own, own) + dot(&self.previous, previous) + dot(&self.next, next) + self.bias
             })
             .collect()
     }
