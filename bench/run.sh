@@ -21,7 +21,7 @@ venv="bench/.venv"
 ./build.sh web >/dev/null
 cargo build --release --quiet
 out="$(mktemp -d)"
-"$venv/bin/python" tools/oaf/export.py --out "$out/oaf-2019.pscb" --size 2019 --seed 1 >/dev/null 2>&1
+"$venv/bin/python" -m tools.oaf.export --out "$out/oaf-2019.pscb" --size 2019 --seed 1 >/dev/null 2>&1
 printf '%-34s %8s %9s %8s %7s %9s\n' file runner seconds vs_ref RTF peak_MB
 for f in "${files[@]}"; do
   dur="$("$venv/bin/python" -c "import soundfile,sys; print(soundfile.info(sys.argv[1]).duration)" "$f")"

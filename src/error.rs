@@ -44,6 +44,9 @@ pub enum Error {
     #[error("the model does not match what this version expects: {0}")]
     ModelMismatch(String),
 
+    #[error("{needs} needs {expected} model; this one is {found}")]
+    WrongFamily { needs: String, expected: &'static str, found: String },
+
     #[error("model inference failed: {0}")]
     Inference(String),
 

@@ -1,15 +1,16 @@
 //! pianoscribe: piano transcription (audio in, MIDI out), natively or in the browser.
 //!
-//! Data flows one way: [`audio`] (decode, resample) -> [`features`] (STFT, mel) -> [`model`] (tract) ->
-//! [`decode`] (notes from model outputs) -> [`midi`], or -> [`score`] (beats, bars, hands, key) -> MusicXML and
-//! beat-aligned MIDI. [`pipeline`] drives them segment by segment; [`metrics`] scores transcriptions mir_eval's
-//! way.
+//! Data flows one way: [`audio`] (decode, resample) -> a model [`family`]'s front-end (features), network and
+//! decoder -> notes ([`notes`]) -> [`midi`], or -> [`score`] (beats, bars, hands, key) -> MusicXML and
+//! beat-aligned MIDI. [`pipeline`] cuts the recording into segments and drives any family through one
+//! interface; [`bundle`] reads and writes model files, [`model`] runs their graphs with tract; [`metrics`]
+//! scores transcriptions mir_eval's way.
 
 pub mod audio;
-pub mod calibrate;
+pub mod bundle;
 pub mod config;
-pub mod decode;
 pub mod error;
+pub mod family;
 pub mod features;
 pub mod metrics;
 pub mod midi;
@@ -20,7 +21,9 @@ pub mod score;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use config::{ModelConfig, TranscribeOptions, DEFAULT_SEGMENT_HOP_SECONDS, FAST_SEGMENT_HOP_SECONDS};
+pub use config::{Segments, TranscribeOptions};
 pub use error::{Error, Result};
+pub use family::transkun::{DEFAULT_SEGMENT_HOP_SECONDS, FAST_SEGMENT_HOP_SECONDS};
+pub use family::ModelInfo;
 pub use notes::{Note, Pedal, PedalKind, Transcription};
 pub use pipeline::{Flow, Progress, Session, StageSeconds, Transcriber};

@@ -1,4 +1,5 @@
-//! What a transcription is: notes and pedal intervals, in seconds. Shared by decode, midi and metrics.
+//! What a transcription is: notes and pedal intervals, in seconds, shared by every stage after the model; and
+//! reading them from files (note tables here, MIDI through [`crate::midi`]).
 
 /// A piano note. Times in seconds; `pitch` is a MIDI note number; `velocity` is 0..=127.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,6 +165,31 @@ pub fn write_note_table(notes: &[Note]) -> String {
         s.push_str(&format!("{:.6}\t{:.6}\t{}\t{}\n", n.onset, n.offset, n.pitch, n.velocity));
     }
     s
+}
+
+/// Reads a transcription from a MIDI file (by its extension or its `MThd` header) or a note table.
+pub fn read_file(path: &std::path::Path) -> crate::error::Result<Transcription> {
+    use crate::error::Error;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let what = path.display().to_string();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if ext == "mid" || ext == "midi" || bytes.starts_with(b"MThd") {
+        crate::midi::read(&bytes, &what)
+    } else {
+        let text = String::from_utf8(bytes).map_err(|_| Error::NoteTable {
+            what: what.clone(),
+            line: 0,
+            detail: "not a MIDI file and not UTF-8 text".into(),
+        })?;
+        Ok(Transcription { notes: read_note_table(&text, &what)?, pedals: vec![] })
+    }
+}
+
+/// A transcription file's notes, extended by its sustain pedal when `extend` (MIDI references that hold the
+/// pedal, such as MAESTRO's).
+pub fn read_notes(path: &std::path::Path, extend: bool) -> crate::error::Result<Vec<Note>> {
+    let t = read_file(path)?;
+    Ok(if extend { extend_with_sustain(&t.notes, &t.pedals) } else { t.notes })
 }
 
 #[cfg(test)]

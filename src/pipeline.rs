@@ -1,12 +1,13 @@
 //! The engine: PCM in, transcription out, a few segments at a time (as many as the model runs at once).
 //! Memory stays bounded by those segments' audio and network outputs, whatever the length of the recording.
 
+use std::sync::Arc;
+
 use crate::audio::{PcmSource, Resampler};
-use crate::config::{DecoderConfig, ModelConfig, TranscribeOptions};
-use crate::decode::{decode_segment, Decoder, FrameRoll};
+use crate::config::{Segments, TranscribeOptions};
 use crate::error::{Error, Result};
-use crate::features::FrontEnd;
-use crate::model::{Model, NetworkOutput};
+use crate::family::{self, Decoding, Model, ModelInfo};
+use crate::model::parallel_segments;
 use crate::notes::{extend_with_sustain, Note, Transcription};
 
 /// Reported after each segment.
@@ -20,7 +21,7 @@ pub struct Progress<'a> {
     /// Seconds spent so far in each stage: the front-end, the network, and decoding (Viterbi, attribute
     /// heads, stitching).
     pub stage_seconds: StageSeconds,
-    decoder: &'a Decoder,
+    decoding: &'a dyn Decoding,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,7 +48,7 @@ fn now() -> f64 {
 impl Progress<'_> {
     /// Notes found so far (the latest ones may still be revised by the next segment).
     pub fn notes_so_far(&self) -> Vec<Note> {
-        self.decoder.notes_so_far()
+        self.decoding.notes_so_far()
     }
 }
 
@@ -58,34 +59,34 @@ pub enum Flow {
     Cancel,
 }
 
-/// A loaded model with its front-end, ready to transcribe any number of recordings.
+/// A loaded model of any family, ready to transcribe any number of recordings.
 pub struct Transcriber {
-    model: Model,
-    front: FrontEnd,
+    model: Arc<dyn Model>,
 }
 
 impl Transcriber {
-    pub fn new(model: Model) -> Self {
-        let front = FrontEnd::new(model.config());
-        Transcriber { model, front }
+    pub fn new(model: Arc<dyn Model>) -> Self {
+        Transcriber { model }
     }
 
+    /// Loads a model bundle of any family.
     pub fn from_bytes(model_bytes: &[u8]) -> Result<Self> {
-        Ok(Self::new(Model::from_bytes(model_bytes)?))
+        Ok(Self::new(family::load(model_bytes)?))
     }
 
-    pub fn config(&self) -> &ModelConfig {
-        self.model.config()
+    /// What the model is (family, numbers, provenance).
+    pub fn info(&self) -> &ModelInfo {
+        self.model.info()
     }
 
-    /// The model's numbers as the options set them (segment hop, thresholds).
-    fn effective_config(&self, options: &TranscribeOptions) -> Result<ModelConfig> {
-        self.config().with_options(options)
+    /// One segment's features (`segment[c]`: a segment of samples of channel `c` at the model's rate).
+    pub fn features(&self, segment: &[Vec<f32>]) -> crate::features::Features {
+        self.model.features(segment)
     }
 
     /// Number of segments for a recording of `frames` samples at `rate` Hz.
     pub fn segments_for(&self, frames: u64, rate: u32, options: &TranscribeOptions) -> Result<usize> {
-        Ok(segment_count(&self.effective_config(options)?, frames, rate))
+        Ok(segment_count(&self.info().segments_for(options)?, frames, rate))
     }
 
     /// Starts a transcription of a stream of `channels` channels at `sample_rate` Hz, `total_frames` long if
@@ -97,15 +98,30 @@ impl Transcriber {
         total_frames: Option<u64>,
         options: TranscribeOptions,
     ) -> Result<Session> {
-        let cfg = self.effective_config(&options)?;
+        let decoding = self.model.clone().start(&options)?;
+        self.start_with(decoding, sample_rate, channels, total_frames, options)
+    }
+
+    /// [`start`](Self::start) with a decoding the caller set up from this model (e.g. one that records what
+    /// it decodes).
+    pub fn start_with(
+        &self,
+        decoding: Box<dyn Decoding>,
+        sample_rate: u32,
+        channels: usize,
+        total_frames: Option<u64>,
+        options: TranscribeOptions,
+    ) -> Result<Session> {
         crate::audio::check_format(sample_rate, channels)?;
+        let seg = decoding.segments().clone();
         Ok(Session {
-            total: total_frames.map(|f| segment_count(&cfg, f, sample_rate)),
-            resampler: Resampler::new(sample_rate, cfg.sample_rate, channels),
+            total: total_frames.map(|f| segment_count(&seg, f, sample_rate)),
+            resampler: Resampler::new(sample_rate, seg.sample_rate, channels),
             // The padded signal from the current segment's start on.
-            buf: vec![vec![0.0; cfg.lead_in_samples()]; channels],
-            decoder: Decoder::new(&cfg),
-            cfg,
+            buf: vec![vec![0.0; seg.lead_in_samples()]; channels],
+            model: self.model.clone(),
+            decoding,
+            seg,
             options,
             channels,
             received: 0,
@@ -123,50 +139,39 @@ impl Transcriber {
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
     ) -> Result<Transcription> {
-        Ok(self.run(source, options, false, on_progress)?.0)
+        let decoding = self.model.clone().start(&options)?;
+        self.transcribe_with(decoding, source, options, on_progress)
     }
 
-    /// Onsets & Frames: transcribes a whole source and also returns its stitched probabilities (what
-    /// [`crate::calibrate`] decodes again with other thresholds).
-    pub fn transcribe_with_roll(
+    /// [`transcribe`](Self::transcribe) with a decoding the caller set up (see [`start_with`](Self::start_with)).
+    pub fn transcribe_with(
         &self,
+        decoding: Box<dyn Decoding>,
         source: &mut dyn PcmSource,
         options: TranscribeOptions,
         on_progress: &mut dyn FnMut(&Progress) -> Flow,
-    ) -> Result<(Transcription, FrameRoll)> {
-        let (t, roll) = self.run(source, options, true, on_progress)?;
-        Ok((t, roll.unwrap_or_default()))
-    }
-
-    fn run(
-        &self,
-        source: &mut dyn PcmSource,
-        options: TranscribeOptions,
-        record_frames: bool,
-        on_progress: &mut dyn FnMut(&Progress) -> Flow,
-    ) -> Result<(Transcription, Option<FrameRoll>)> {
-        let mut session = self.start(source.sample_rate(), source.channels(), source.total_frames(), options)?;
-        if record_frames {
-            session.record_frames()?;
-        }
+    ) -> Result<Transcription> {
+        let mut session =
+            self.start_with(decoding, source.sample_rate(), source.channels(), source.total_frames(), options)?;
         while let Some(chunk) = source.next_chunk()? {
-            session.push(self, &chunk, on_progress)?;
+            session.push(&chunk, on_progress)?;
         }
-        session.finish_with_roll(self, on_progress)
+        session.finish(on_progress)
     }
 }
 
 /// Segments the pipeline runs: one per segment start, leaving out those that would hold only end padding.
-fn segment_count(cfg: &ModelConfig, frames: u64, rate: u32) -> usize {
-    let resampled = (frames * cfg.sample_rate as u64).div_ceil(rate as u64) as usize;
-    (resampled + cfg.lead_in_samples()).div_ceil(cfg.step_samples())
+fn segment_count(seg: &Segments, frames: u64, rate: u32) -> usize {
+    let resampled = (frames * seg.sample_rate as u64).div_ceil(rate as u64) as usize;
+    (resampled + seg.lead_in_samples()).div_ceil(seg.step_samples())
 }
 
 /// A transcription in progress: PCM goes in as it arrives (decoded piece by piece, from a file or the browser),
-/// and each segment runs as soon as its audio is in, so that only a few segments' audio is ever held. Every
-/// call takes the [`Transcriber`] that started it.
+/// and each segment runs as soon as its audio is in, so that only a few segments' audio is ever held.
 pub struct Session {
-    cfg: ModelConfig,
+    model: Arc<dyn Model>,
+    decoding: Box<dyn Decoding>,
+    seg: Segments,
     options: TranscribeOptions,
     channels: usize,
     resampler: Resampler,
@@ -174,7 +179,6 @@ pub struct Session {
     received: u64,
     /// Samples at the model's rate so far.
     resampled: usize,
-    decoder: Decoder,
     /// Segments cut from the signal whose network has not run yet: up to the model's parallel batch.
     pending: Vec<Vec<Vec<f32>>>,
     done: usize,
@@ -184,83 +188,47 @@ pub struct Session {
 
 impl Session {
     /// Adds a chunk of PCM (one Vec per channel, at the session's rate) and runs the segments it completes.
-    pub fn push(
-        &mut self,
-        t: &Transcriber,
-        chunk: &[Vec<f32>],
-        on_progress: &mut dyn FnMut(&Progress) -> Flow,
-    ) -> Result<()> {
+    pub fn push(&mut self, chunk: &[Vec<f32>], on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
         check_chunk(chunk, self.channels, self.received)?;
         self.received += chunk.first().map_or(0, |c| c.len() as u64);
         let resampled = self.resampler.process(chunk);
         self.append(resampled);
-        let (seg, step) = (self.cfg.segment_samples(), self.cfg.step_samples());
+        let (seg, step) = (self.seg.segment_samples(), self.seg.step_samples());
         while self.buf[0].len() >= seg {
-            self.segment(t, on_progress)?;
+            self.segment(on_progress)?;
             self.buf.iter_mut().for_each(|b| drop(b.drain(..step)));
         }
         Ok(())
     }
 
     /// Runs the rest of the recording and returns the transcription.
-    pub fn finish(self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<Transcription> {
-        Ok(self.finish_with_roll(t, on_progress)?.0)
-    }
-
-    /// Onsets & Frames: keep the probabilities of every frame the decoder sees, returned by
-    /// [`finish_with_roll`](Self::finish_with_roll) (calibration decodes them again with other thresholds).
-    pub fn record_frames(&mut self) -> Result<()> {
-        match &mut self.decoder {
-            Decoder::OnsetGated(d) => {
-                d.record();
-                Ok(())
-            }
-            Decoder::SemiCrf(_) => Err(Error::InvalidOption(format!(
-                "frame probabilities come from Onsets & Frames models; this one is {}",
-                self.cfg.family.name()
-            ))),
-        }
-    }
-
-    /// [`finish`](Self::finish), and the frames kept since [`record_frames`](Self::record_frames).
-    pub fn finish_with_roll(
-        mut self,
-        t: &Transcriber,
-        on_progress: &mut dyn FnMut(&Progress) -> Flow,
-    ) -> Result<(Transcription, Option<FrameRoll>)> {
+    pub fn finish(mut self, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<Transcription> {
         if self.received == 0 {
             return Err(Error::NoAudio { what: "the input".into() });
         }
         let tail = self.resampler.finish();
         self.append(tail);
-        if let Decoder::OnsetGated(d) = &mut self.decoder {
-            // Frames are centred on every hop-th sample: one more than whole hops.
-            d.set_frame_limit(self.resampled / self.cfg.hop + 1);
-        }
+        self.decoding.end_of_audio(self.resampled);
         // Transkun's reference also runs the last segment, which holds nothing but end padding; silence decodes
         // to no events whatever the forced start (tests/engine.rs, silence), so skipping it changes nothing and
         // saves one segment per recording (a 69 s piece: 11 -> 10).
-        let (step, pad) = (self.cfg.step_samples(), self.cfg.lead_in_samples());
+        let (step, pad) = (self.seg.step_samples(), self.seg.lead_in_samples());
         let mut to_end = self.buf[0].len(); // samples before the end padding
         self.buf.iter_mut().for_each(|b| b.resize(b.len() + pad, 0.0));
         while to_end > 0 {
-            self.segment(t, on_progress)?;
+            self.segment(on_progress)?;
             self.buf.iter_mut().for_each(|b| drop(b.drain(..step.min(b.len()))));
             to_end = to_end.saturating_sub(step);
         }
-        self.flush(t, on_progress)?;
-        let roll = match &mut self.decoder {
-            Decoder::OnsetGated(d) => d.take_roll(),
-            Decoder::SemiCrf(_) => None,
-        };
-        let mut out = self.decoder.finish();
+        self.flush(on_progress)?;
+        let mut out = self.decoding.finish();
         if self.options.pedal_extend {
             out.notes = extend_with_sustain(&out.notes, &out.pedals);
         }
         if !self.options.include_pedals {
             out.pedals.clear();
         }
-        Ok((out, roll))
+        Ok(out)
     }
 
     fn append(&mut self, chunk: Vec<Vec<f32>>) {
@@ -272,8 +240,8 @@ impl Session {
 
     /// Queues the segment at the start of the buffer (zero-padded to a segment if shorter) and runs the queue
     /// once it holds as many segments as the network runs at once.
-    fn segment(&mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
-        let seg = self.cfg.segment_samples();
+    fn segment(&mut self, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+        let seg = self.seg.segment_samples();
         let segment: Vec<Vec<f32>> = self
             .buf
             .iter()
@@ -284,61 +252,41 @@ impl Session {
             })
             .collect();
         self.pending.push(segment);
-        if self.pending.len() >= t.model.parallel_segments() {
-            self.flush(t, on_progress)?;
+        if self.pending.len() >= parallel_segments() {
+            self.flush(on_progress)?;
         }
         Ok(())
     }
 
     /// Runs the queued segments: their networks side by side, then decoding in order (each segment's forced
     /// starts come from the one before), reporting progress after each.
-    fn flush(&mut self, t: &Transcriber, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+    fn flush(&mut self, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let cfg = &self.cfg;
         let t0 = now();
-        let feats: Vec<_> = self.pending.drain(..).map(|s| t.front.process(&s)).collect();
+        let feats: Vec<_> = self.pending.drain(..).map(|s| self.model.features(&s)).collect();
         let t1 = now();
-        let outputs = t.model.run_segments(&feats);
+        self.decoding.run_network(&feats);
+        let segments = feats.len();
         drop(feats);
         let t2 = now();
         self.times.features += t1 - t0;
         self.times.network += t2 - t1;
-        for out in outputs {
+        for _ in 0..segments {
             let decode_start = now();
-            let start = self.done * cfg.step_samples();
-            let begin_time = start as f64 / cfg.sample_rate as f64 - cfg.lead_in_seconds();
-            match (out?, &mut self.decoder, &t.model, &cfg.decoder) {
-                (
-                    NetworkOutput::Intervals(out),
-                    Decoder::SemiCrf(stitcher),
-                    Model::Transkun(m),
-                    DecoderConfig::SemiCrf(crf),
-                ) => {
-                    let events = decode_segment(
-                        cfg,
-                        crf,
-                        &out,
-                        stitcher.forced_start(),
-                        |track| m.track_scores(&out, track),
-                        |b, e| m.attributes(b, e),
-                    )?;
-                    drop(out); // before the progress report, which may measure memory
-                    stitcher.push(begin_time, events);
-                }
-                (NetworkOutput::Frames(p), Decoder::OnsetGated(d), ..) => d.push(&p),
-                _ => return Err(Error::ModelMismatch("the network's output does not fit its decoder".into())),
-            }
+            let start = self.done * self.seg.step_samples();
+            let begin_time = start as f64 / self.seg.sample_rate as f64 - self.seg.lead_in_seconds();
+            self.decoding.decode_next(begin_time)?;
             self.times.decode += now() - decode_start;
             self.done += 1;
             let progress = Progress {
                 fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
-                seconds_done: (begin_time + cfg.segment_hop_seconds).max(0.0),
+                seconds_done: (begin_time + self.seg.segment_hop_seconds).max(0.0),
                 segments_done: self.done,
                 segments_total: self.total,
                 stage_seconds: self.times,
-                decoder: &self.decoder,
+                decoding: self.decoding.as_ref(),
             };
             if on_progress(&progress) == Flow::Cancel {
                 return Err(Error::Cancelled);

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
-use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Float64Array, Function, Object, Reflect, Uint8Array};
 use send_wrapper::SendWrapper;
@@ -69,7 +68,7 @@ fn to_js(value: &impl serde::Serialize) -> JsValue {
 /// A loaded model; create once per worker and reuse.
 #[wasm_bindgen]
 pub struct Engine {
-    inner: Rc<Transcriber>,
+    inner: Transcriber,
 }
 
 #[wasm_bindgen]
@@ -77,30 +76,30 @@ impl Engine {
     /// Loads a model bundle from its bytes.
     #[wasm_bindgen(constructor)]
     pub fn new(model: &[u8]) -> Result<Engine, JsError> {
-        Ok(Engine { inner: Rc::new(Transcriber::from_bytes(model).map_err(js_err)?) })
+        Ok(Engine { inner: Transcriber::from_bytes(model).map_err(js_err)? })
     }
 
     /// This model's default options (`TranscribeOptions`, camelCase keys, the segment hop filled in).
     #[wasm_bindgen(js_name = defaultOptions)]
     pub fn default_options(&self) -> JsValue {
-        let hop = self.inner.config().default_hop_seconds();
+        let hop = self.inner.info().default_hop_seconds;
         to_js(&TranscribeOptions { segment_hop_seconds: Some(hop), ..Default::default() })
     }
 
     /// The options of this model's "Faster" mode.
     #[wasm_bindgen(js_name = fasterOptions)]
     pub fn faster_options(&self) -> JsValue {
-        let hop = self.inner.config().faster_hop_seconds();
+        let hop = self.inner.info().faster_hop_seconds;
         to_js(&TranscribeOptions { segment_hop_seconds: Some(hop), ..Default::default() })
     }
 
     /// What the model is: `{ family, segmentSeconds, sampleRate }`.
     pub fn model(&self) -> JsValue {
-        let cfg = self.inner.config();
+        let info = self.inner.info();
         let o = Object::new();
-        let _ = Reflect::set(&o, &"family".into(), &cfg.family.name().into());
-        let _ = Reflect::set(&o, &"segmentSeconds".into(), &cfg.segment_seconds.into());
-        let _ = Reflect::set(&o, &"sampleRate".into(), &cfg.sample_rate.into());
+        let _ = Reflect::set(&o, &"family".into(), &info.family.into());
+        let _ = Reflect::set(&o, &"segmentSeconds".into(), &info.segments.segment_seconds.into());
+        let _ = Reflect::set(&o, &"sampleRate".into(), &info.segments.sample_rate.into());
         o.into()
     }
 }
@@ -111,7 +110,6 @@ impl Engine {
 /// called after each segment; returning `false` cancels.
 #[wasm_bindgen(js_name = Transcriber)]
 pub struct Stream {
-    engine: Rc<Transcriber>,
     session: Option<Session>,
 }
 
@@ -128,20 +126,20 @@ impl Stream {
         let options: TranscribeOptions = from_js(&options, "options")?;
         let total = total_frames.filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64);
         let session = engine.inner.start(sample_rate, channels, total, options).map_err(js_err)?;
-        Ok(Stream { engine: engine.inner.clone(), session: Some(session) })
+        Ok(Stream { session: Some(session) })
     }
 
     /// Adds PCM: an Array of Float32Array, one per channel, all the same length. Runs the segments it completes.
     pub fn push(&mut self, channels: Array, progress: Option<Function>) -> Result<(), JsError> {
         let pcm = planes(&channels)?;
         let session = self.session.as_mut().ok_or_else(|| JsError::new("the transcription is finished"))?;
-        session.push(&self.engine, &pcm, &mut reporter(progress.as_ref())).map_err(js_err)
+        session.push(&pcm, &mut reporter(progress.as_ref())).map_err(js_err)
     }
 
     /// Runs the rest and returns the result; the transcriber cannot be used after.
     pub fn finish(&mut self, progress: Option<Function>) -> Result<Transcript, JsError> {
         let session = self.session.take().ok_or_else(|| JsError::new("the transcription is finished"))?;
-        let t = session.finish(&self.engine, &mut reporter(progress.as_ref())).map_err(js_err)?;
+        let t = session.finish(&mut reporter(progress.as_ref())).map_err(js_err)?;
         Ok(Transcript { midi: midi::write(&t), t })
     }
 }

@@ -3,14 +3,16 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use pianoscribe::audio::{AudioFile, PcmSource};
-use pianoscribe::features::FrontEnd;
-use pianoscribe::model::read_config;
+use pianoscribe::bundle::Bundle;
+use pianoscribe::family::transkun::{TranskunConfig, TranskunFrontEnd};
 
 mod common;
 
 #[test]
 fn features_match_transkun() {
-    let cfg = read_config(&common::model_bytes()).unwrap();
+    let bytes = common::model_bytes();
+    let config = TranskunConfig::from_bundle(&Bundle::parse(&bytes).unwrap()).unwrap();
+    let cfg = &config.segments;
     let fixture: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(common::repo("tests/fixtures/frontend.json")).unwrap()).unwrap();
     let mut src =
@@ -32,7 +34,7 @@ fn features_match_transkun() {
             s
         })
         .collect();
-    let feats = FrontEnd::new(&cfg).process(&segment);
+    let feats = TranskunFrontEnd::new(&config).process(&segment);
     assert_eq!((feats.frames, feats.mels, feats.windows), (691, 229, 6));
     let mut worst = 0f32;
     for (frame, values) in fixture["frames"].as_object().unwrap() {

@@ -6,9 +6,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use pianoscribe::audio::PcmBuffer;
-use pianoscribe::features::FrontEnd;
-use pianoscribe::model::{Model, NetworkOutput};
-use pianoscribe::{Error, Flow, ModelConfig, Note, TranscribeOptions, Transcriber};
+use pianoscribe::bundle::Bundle;
+use pianoscribe::family::onsets_frames::OnsetsFrames;
+use pianoscribe::{Error, Flow, Note, TranscribeOptions, Transcriber};
 
 mod common;
 use common::{load_pcm, notes_from_json, repo, shared};
@@ -47,10 +47,9 @@ fn tiny() -> Transcriber {
 #[test]
 fn front_end_matches_librosa() {
     let t = tiny();
-    let cfg = t.config();
     let audio = excerpt();
-    let window = audio[..cfg.segment_samples()].to_vec();
-    let ours = FrontEnd::new(cfg).process(&[window]);
+    let window = audio[..t.info().segments.segment_samples()].to_vec();
+    let ours = t.features(&[window]);
     let theirs = f32s("oaf-parity-librosa.f32");
     assert_eq!(ours.frames * ours.mels, theirs.len());
     assert_eq!(meta()["librosa_frames"].as_u64().unwrap() as usize, ours.frames);
@@ -71,10 +70,9 @@ fn front_end_matches_librosa() {
 /// frames of each window), against PyTorch's.
 #[test]
 fn probabilities_match_pytorch() {
-    let bundle = fixture("oaf-tiny.pscb");
-    let model = Model::from_bytes(&bundle).unwrap();
-    let cfg: &ModelConfig = model.config();
-    let front = FrontEnd::new(cfg);
+    let model = OnsetsFrames::load(&fixture("oaf-tiny.pscb"), "this test").unwrap();
+    let cfg = &model.config().segments;
+    let t = Transcriber::new(model.clone());
     let audio = excerpt();
     let (hop, seg) = (cfg.hop, cfg.segment_samples());
     let (lead, step) = (cfg.lead_in_frames(), cfg.step_samples() / hop);
@@ -86,8 +84,8 @@ fn probabilities_match_pytorch() {
     let mut ours = vec![vec![]; 4];
     let mut k = 0;
     while k * step * hop < audio.len() + lead * hop {
-        let feats = front.process(&[padded[k * step * hop..][..seg].to_vec()]);
-        let Ok(NetworkOutput::Frames(p)) = model.run_segments(&[feats]).remove(0) else { panic!("no frames") };
+        let feats = t.features(&[padded[k * step * hop..][..seg].to_vec()]);
+        let p = model.probabilities(&feats).unwrap();
         for (o, head) in ours.iter_mut().zip([&p.onset, &p.offset, &p.frame, &p.velocity]) {
             o.extend_from_slice(&head[lead * keys..(lead + step) * keys]);
         }
@@ -137,23 +135,14 @@ fn a_higher_onset_threshold_gives_fewer_notes() {
 #[test]
 fn broken_bundles_are_clear_errors() {
     let bundle = fixture("oaf-tiny.pscb");
-    let hlen = u32::from_le_bytes(bundle[8..12].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bundle[12..12 + hlen]).unwrap();
-    let rebuild = |header: &serde_json::Value| {
-        let h = serde_json::to_vec(header).unwrap();
-        let mut b = bundle[..8].to_vec();
-        b.extend_from_slice(&(h.len() as u32).to_le_bytes());
-        b.extend_from_slice(&h);
-        b.extend_from_slice(&bundle[12 + hlen..]);
-        b
-    };
-    let mut unknown = header.clone();
+    let parsed = Bundle::parse(&bundle).unwrap();
+    let network = parsed.part("network").unwrap();
+    let mut unknown = parsed.header.clone();
     unknown["family"] = "magenta-mt3".into();
-    let e = Transcriber::from_bytes(&rebuild(&unknown)).err().unwrap();
+    let e = Transcriber::from_bytes(&parsed.with_header(&unknown).unwrap()).err().unwrap();
     assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'magenta-mt3'")), "{e}");
-    let mut renamed = header.clone();
-    renamed["parts"][0]["name"] = "backbone".into();
-    let e = Transcriber::from_bytes(&rebuild(&renamed)).err().unwrap();
+    let renamed = Bundle::write(&parsed.header, &[("backbone", network)]).unwrap();
+    let e = Transcriber::from_bytes(&renamed).err().unwrap();
     assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'network'")), "{e}");
     let e = Transcriber::from_bytes(&bundle[..bundle.len() / 2]).err().unwrap();
     assert!(matches!(e, Error::ModelCorrupt(_)), "{e}");
@@ -178,7 +167,7 @@ fn the_shipped_model_transcribes_maps_dev() {
         t.transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes
     };
     let notes = run(TranscribeOptions::default());
-    let truth = pianoscribe::metrics::read_transcription(&shared(&AUDIO.replace(".flac", ".tsv"))).unwrap().notes;
+    let truth = pianoscribe::notes::read_file(&shared(&AUDIO.replace(".flac", ".tsv"))).unwrap().notes;
     let f1 = pianoscribe::metrics::evaluate(&truth, &notes, &Default::default()).note.f1;
     eprintln!("oaf-small on chpn-p19: {} notes, note F1 {f1:.4}", notes.len());
     assert!((f1 - 0.5993).abs() < 0.005, "note F1 {f1}");

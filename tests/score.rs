@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pianoscribe::metrics::{event_f_measure, read_transcription};
+use pianoscribe::metrics::event_f_measure;
+use pianoscribe::notes::read_file as read_transcription;
 use pianoscribe::score::{self, BeatGrid, Meter, ScoreOptions};
 use pianoscribe::{midi, Transcription};
 

@@ -168,7 +168,10 @@ async function chosenModel() {
   if (!select.options.length) {
     const list = await listModels();
     for (const m of list) {
-      const option = new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB${m.about ? `; ${m.about}` : ''})`, m.file);
+      // Figures come from the bundle's provenance (build.sh reads them with `pianoscribe info --json`).
+      const f1 = m.scores?.['maps-dev']?.note;
+      const figures = [m.about, f1 ? `maps-dev note F1 ${f1.toFixed(3)}` : ''].filter(Boolean).join('; ');
+      const option = new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB${figures ? `; ${figures}` : ''})`, m.file);
       option.dataset.family = m.family;
       select.add(option);
     }

@@ -202,6 +202,44 @@ impl Writer {
 /// The score as a MusicXML 4.0 partwise document titled `title`.
 pub fn write(score: &Score, title: &str) -> String {
     let mut w = Writer { out: String::new() };
+    header(&mut w, title);
+    w.line(1, r#"<part id="P1">"#);
+    // (staff, voice number, its events, whether its gaps are shown): voices 1-2 on the right hand's staff,
+    // 5-6 on the left's; a second voice is written only where a staff has one, its rests hidden.
+    let mut voices: Vec<Voice> = vec![];
+    for (staff, base) in [(Staff::Right, 1u8), (Staff::Left, 5u8)] {
+        let [main, held] = staff_voices(score, staff);
+        voices.push(Voice { staff, number: base, events: main, shown: true, cursor: 0 });
+        if !held.is_empty() {
+            voices.push(Voice { staff, number: base + 1, events: held, shown: false, cursor: 0 });
+        }
+    }
+    for bar in 0..score.bars() {
+        let (start, end) = (score.bar_start(bar), score.bar_start(bar + 1));
+        let number = if score.pickup_beats > 0 { bar } else { bar + 1 };
+        let implicit = if score.pickup_beats > 0 && bar == 0 { r#" implicit="yes""# } else { "" };
+        w.line(2, &format!(r#"<measure number="{number}"{implicit}>"#));
+        attributes(&mut w, score, bar);
+        if bar == 0 {
+            if let Some(bpm) = opening_tempo(score) {
+                tempo(&mut w, score, bpm);
+            }
+        }
+        for (i, voice) in voices.iter_mut().enumerate() {
+            if i > 0 {
+                w.line(3, &format!("<backup><duration>{}</duration></backup>", end - start));
+            }
+            voice_in_bar(&mut w, score, voice, bar);
+        }
+        w.line(2, "</measure>");
+    }
+    w.line(1, "</part>");
+    w.line(0, "</score-partwise>");
+    w.out
+}
+
+/// The document's prologue: declaration, title, software, the one piano part.
+fn header(w: &mut Writer, title: &str) {
     w.line(0, r#"<?xml version="1.0" encoding="UTF-8" standalone="no"?>"#);
     w.line(
         0,
@@ -215,155 +253,137 @@ pub fn write(score: &Score, title: &str) -> String {
     w.line(2, "</encoding>");
     w.line(1, "</identification>");
     w.line(1, r#"<part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>"#);
-    w.line(1, r#"<part id="P1">"#);
-    // (staff, voice number, its events, whether its gaps are shown): voices 1-2 on the right hand's staff,
-    // 5-6 on the left's; a second voice is written only where a staff has one, its rests hidden.
-    let mut voices: Vec<(Staff, u8, Vec<Event>, bool)> = vec![];
-    for (staff, base) in [(Staff::Right, 1u8), (Staff::Left, 5u8)] {
-        let [main, held] = staff_voices(score, staff);
-        voices.push((staff, base, main, true));
-        if !held.is_empty() {
-            voices.push((staff, base + 1, held, false));
-        }
+}
+
+/// A bar's attributes where something starts or changes: divisions, time and staves in the first bar, the key
+/// where it changes, clefs.
+fn attributes(w: &mut Writer, score: &Score, bar: u32) {
+    let key = score.key_at(bar);
+    let key_changes = bar == 0 || score.keys.iter().any(|(b, _)| *b == bar && *b > 0);
+    let clefs: Vec<&(u32, Staff, Clef)> = score.clefs.iter().filter(|c| c.0 == bar).collect();
+    if !(bar == 0 || key_changes || !clefs.is_empty()) {
+        return;
     }
-    let mut cursor = vec![0usize; voices.len()];
+    w.line(3, "<attributes>");
+    if bar == 0 {
+        w.line(4, &format!("<divisions>{DIVISIONS}</divisions>"));
+    }
+    if key_changes {
+        let mode = if key.minor { "minor" } else { "major" };
+        w.line(4, &format!("<key><fifths>{}</fifths><mode>{mode}</mode></key>", key.fifths));
+    }
+    if bar == 0 {
+        let (beats, beat_type) = score.meter.time_signature();
+        w.line(4, &format!("<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>"));
+        w.line(4, "<staves>2</staves>");
+    }
+    for &&(_, staff, clef) in &clefs {
+        let (sign, line) = if clef == Clef::Treble { ("G", 2) } else { ("F", 4) };
+        w.line(4, &format!(r#"<clef number="{}"><sign>{sign}</sign><line>{line}</line></clef>"#, staff as u8));
+    }
+    w.line(3, "</attributes>");
+}
+
+/// The opening metronome mark (a dotted quarter to the beat in compound meter) and its playback tempo.
+fn tempo(w: &mut Writer, score: &Score, bpm: f64) {
+    let (unit, dot) = if score.meter.compound { ("quarter", "<beat-unit-dot/>") } else { ("quarter", "") };
+    let quarter_bpm = if score.meter.compound { bpm * 1.5 } else { bpm };
+    w.line(3, r#"<direction placement="above">"#);
+    w.line(
+        4,
+        &format!(
+            "<direction-type><metronome><beat-unit>{unit}</beat-unit>{dot}<per-minute>{}</per-minute></metronome></direction-type>",
+            bpm.round()
+        ),
+    );
+    w.line(4, "<staff>1</staff>");
+    w.line(4, &format!(r#"<sound tempo="{:.1}"/>"#, quarter_bpm));
+    w.line(3, "</direction>");
+}
+
+/// One voice of one staff, written bar by bar.
+struct Voice {
+    staff: Staff,
+    number: u8,
+    events: Vec<Event>,
+    /// Whether its rests are shown (a second voice's are hidden).
+    shown: bool,
+    /// The first event that may still overlap the bar being written.
+    cursor: usize,
+}
+
+/// One voice's part of a bar: its events cut at the bar's edges, rests in the gaps, each split into written
+/// values and tied.
+fn voice_in_bar(w: &mut Writer, score: &Score, v: &mut Voice, bar: u32) {
+    let (start, end) = (score.bar_start(bar), score.bar_start(bar + 1));
+    let (staff, voice, shown) = (v.staff, v.number, v.shown);
     let beat = score.meter.beat_ticks() as u64;
-    let (beats, beat_type) = score.meter.time_signature();
-    for bar in 0..score.bars() {
-        let (start, end) = (score.bar_start(bar), score.bar_start(bar + 1));
-        let number = if score.pickup_beats > 0 { bar } else { bar + 1 };
-        let implicit = if score.pickup_beats > 0 && bar == 0 { r#" implicit="yes""# } else { "" };
-        w.line(2, &format!(r#"<measure number="{number}"{implicit}>"#));
-        let key = score.key_at(bar);
-        let key_changes = bar == 0 || score.keys.iter().any(|(b, _)| *b == bar && *b > 0);
-        let clefs: Vec<&(u32, Staff, Clef)> = score.clefs.iter().filter(|c| c.0 == bar).collect();
-        if bar == 0 || key_changes || !clefs.is_empty() {
-            w.line(3, "<attributes>");
-            if bar == 0 {
-                w.line(4, &format!("<divisions>{DIVISIONS}</divisions>"));
-            }
-            if key_changes {
-                let mode = if key.minor { "minor" } else { "major" };
-                w.line(4, &format!("<key><fifths>{}</fifths><mode>{mode}</mode></key>", key.fifths));
-            }
-            if bar == 0 {
-                w.line(4, &format!("<time><beats>{beats}</beats><beat-type>{beat_type}</beat-type></time>"));
-                w.line(4, "<staves>2</staves>");
-            }
-            for &&(_, staff, clef) in &clefs {
-                let (sign, line) = if clef == Clef::Treble { ("G", 2) } else { ("F", 4) };
-                w.line(4, &format!(r#"<clef number="{}"><sign>{sign}</sign><line>{line}</line></clef>"#, staff as u8));
-            }
-            w.line(3, "</attributes>");
+    let key = score.key_at(bar);
+    let list = &v.events;
+    // Events overlapping this bar, with rests in the gaps.
+    while v.cursor < list.len() && list[v.cursor].end <= start {
+        v.cursor += 1;
+    }
+    let mut segments: Vec<(u64, u64, Option<&Event>)> = vec![];
+    let mut t = start;
+    let mut i = v.cursor;
+    while i < list.len() && list[i].start < end {
+        let e = &list[i];
+        let (a, b) = (e.start.max(start), e.end.min(end));
+        if a > t {
+            segments.push((t, a, None));
         }
-        if bar == 0 {
-            if let Some(bpm) = opening_tempo(score) {
-                let (unit, dot) = if score.meter.compound { ("quarter", "<beat-unit-dot/>") } else { ("quarter", "") };
-                let quarter_bpm = if score.meter.compound { bpm * 1.5 } else { bpm };
-                w.line(3, r#"<direction placement="above">"#);
-                w.line(
-                    4,
-                    &format!(
-                        "<direction-type><metronome><beat-unit>{unit}</beat-unit>{dot}<per-minute>{}</per-minute></metronome></direction-type>",
-                        bpm.round()
-                    ),
-                );
-                w.line(4, "<staff>1</staff>");
-                w.line(4, &format!(r#"<sound tempo="{:.1}"/>"#, quarter_bpm));
-                w.line(3, "</direction>");
-            }
+        if b > a {
+            segments.push((a, b, Some(e)));
         }
-        for (si, (staff, voice, list, shown)) in voices.iter().enumerate() {
-            let (staff, voice, shown) = (*staff, *voice, *shown);
-            if si > 0 {
-                w.line(3, &format!("<backup><duration>{}</duration></backup>", end - start));
-            }
-            // Events overlapping this bar, with rests in the gaps.
-            while cursor[si] < list.len() && list[cursor[si]].end <= start {
-                cursor[si] += 1;
-            }
-            let mut segments: Vec<(u64, u64, Option<&Event>)> = vec![];
-            let mut t = start;
-            let mut i = cursor[si];
-            while i < list.len() && list[i].start < end {
-                let e = &list[i];
-                let (a, b) = (e.start.max(start), e.end.min(end));
-                if a > t {
-                    segments.push((t, a, None));
-                }
-                if b > a {
-                    segments.push((a, b, Some(e)));
-                }
-                t = t.max(b);
-                i += 1;
-            }
-            if t < end {
-                segments.push((t, end, None));
-            }
-            let mut alters: HashMap<(u8, i8), i8> = Default::default();
-            let whole_rest = segments.len() == 1 && segments[0].2.is_none();
-            let note_tag = if shown { "<note>" } else { r#"<note print-object="no">"# };
-            for (a, b, event) in segments {
-                if whole_rest {
-                    w.line(3, note_tag);
-                    w.line(4, r#"<rest measure="yes"/>"#);
-                    w.line(4, &format!("<duration>{}</duration>", b - a));
-                    w.line(4, &format!("<voice>{voice}</voice>"));
-                    w.line(4, &format!("<staff>{}</staff>", staff as u8));
-                    w.line(3, "</note>");
-                    continue;
-                }
-                for (p, len) in pieces(a - start, b - start, beat) {
-                    let at = start + p;
-                    let value = value_of(len);
-                    match event {
-                        None if !shown => {
-                            w.line(3, note_tag);
-                            w.line(4, "<rest/>");
-                            w.line(4, &format!("<duration>{len}</duration>"));
-                            w.line(4, &format!("<voice>{voice}</voice>"));
-                            w.line(4, &format!("<staff>{}</staff>", staff as u8));
-                            w.line(3, "</note>");
+        t = t.max(b);
+        i += 1;
+    }
+    if t < end {
+        segments.push((t, end, None));
+    }
+    let mut alters: HashMap<(u8, i8), i8> = Default::default();
+    let whole_rest = segments.len() == 1 && segments[0].2.is_none();
+    let note_tag = if shown { "<note>" } else { r#"<note print-object="no">"# };
+    let rest = |w: &mut Writer, element: &str, len: u64| {
+        w.line(3, note_tag);
+        w.line(4, element);
+        w.line(4, &format!("<duration>{len}</duration>"));
+        w.line(4, &format!("<voice>{voice}</voice>"));
+        w.line(4, &format!("<staff>{}</staff>", staff as u8));
+        w.line(3, "</note>");
+    };
+    for (a, b, event) in segments {
+        if whole_rest {
+            rest(w, r#"<rest measure="yes"/>"#, b - a);
+            continue;
+        }
+        for (p, len) in pieces(a - start, b - start, beat) {
+            let at = start + p;
+            let value = value_of(len);
+            match event {
+                None if !shown => rest(w, "<rest/>", len),
+                None => note_xml(w, None, len, voice, staff, value, false, false, false, None),
+                Some(e) => {
+                    let tie_stop = at > e.start;
+                    let tie_start = at + len < e.end;
+                    if at == e.start {
+                        let (kind, slash) = if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
+                        for g in &e.graces {
+                            let accidental = written_accidental(&mut alters, key, g.spelling);
+                            grace_xml(w, g.spelling, voice, staff, kind, slash, accidental);
                         }
-                        None => note_xml(&mut w, None, len, voice, staff, value, false, false, false, None),
-                        Some(e) => {
-                            let tie_stop = at > e.start;
-                            let tie_start = at + len < e.end;
-                            if at == e.start {
-                                let (kind, slash) =
-                                    if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
-                                for g in &e.graces {
-                                    let accidental = written_accidental(&mut alters, key, g.spelling);
-                                    grace_xml(&mut w, g.spelling, voice, staff, kind, slash, accidental);
-                                }
-                            }
-                            for (k, n) in e.notes.iter().enumerate() {
-                                let s = n.spelling;
-                                // A tied continuation keeps the alteration its start showed.
-                                let accidental = if tie_stop { None } else { written_accidental(&mut alters, key, s) };
-                                note_xml(
-                                    &mut w,
-                                    Some(s),
-                                    len,
-                                    voice,
-                                    staff,
-                                    value,
-                                    k > 0,
-                                    tie_start,
-                                    tie_stop,
-                                    accidental,
-                                );
-                            }
-                        }
+                    }
+                    for (k, n) in e.notes.iter().enumerate() {
+                        let s = n.spelling;
+                        // A tied continuation keeps the alteration its start showed.
+                        let accidental = if tie_stop { None } else { written_accidental(&mut alters, key, s) };
+                        note_xml(w, Some(s), len, voice, staff, value, k > 0, tie_start, tie_stop, accidental);
                     }
                 }
             }
         }
-        w.line(2, "</measure>");
     }
-    w.line(1, "</part>");
-    w.line(0, "</score-partwise>");
-    w.out
 }
 
 #[allow(clippy::too_many_arguments)]

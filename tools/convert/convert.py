@@ -16,7 +16,8 @@ The 90x691x691 score tensor is never materialised: the Rust decoder scores inter
 Weights are stored compactly (int8 per output channel, or fp16 for the layers whose errors flip decoder
 decisions) as standard DequantizeLinear / Cast nodes over constant initializers, and computed in f32.
 
-Usage: python convert.py --out models/transkun-v2.pscb [--fixtures tests/fixtures]
+Usage (from the repository root; tools/convert/run.sh makes its venv and runs it):
+  python -m tools.convert.convert --out models/transkun-v2.pscb [--fixtures tests/fixtures]
 """
 import argparse
 import hashlib
@@ -24,16 +25,14 @@ import io
 import json
 import math
 import os
-import struct
-import sys
-import zlib
 
 import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper, helper, TensorProto
 
-MAGIC = b"PSCBNDL1"
+from tools import pscb
+
 OPSET = 17
 
 # int8 weights share one scale per GROUP consecutive input weights of an output channel (0: per channel).
@@ -247,25 +246,10 @@ class HeadsNet(torch.nn.Module):
 
 
 def write_bundle(path, config, graphs):
-    """The bundle file the engine reads (src/model.rs): MAGIC, u32 LE header length, the header JSON (`config`
-    plus each part's name, size and CRC-32), then the ONNX graphs' bytes in order."""
-    parts = [(name, m.SerializeToString()) for name, m in graphs.items()]
-    header = dict(config)
-    header["parts"] = [{"name": n, "bytes": len(b), "crc32": zlib.crc32(b)} for n, b in parts]
-    write_bundle_bytes(path, header, b"".join(blob for _, blob in parts))
-
-
-def write_bundle_bytes(path, header, parts):
-    """A bundle from its whole header (parts listed) and the parts' bytes, concatenated in that order."""
-    header_bytes = json.dumps(header, indent=1, sort_keys=True, allow_nan=False).encode()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(MAGIC)
-        f.write(struct.pack("<I", len(header_bytes)))
-        f.write(header_bytes)
-        f.write(parts)
-    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    print(f"wrote {path}: {os.path.getsize(path) / 1e6:.2f} MB, sha256 {sha}")
+    """Writes ONNX graphs ({name: ModelProto}, in file order) and the header `config` as a bundle (tools/pscb:
+    the format's one writer, which lists each part's size and CRC-32 in the header), and says so."""
+    data = pscb.write(path, config, [(name, m.SerializeToString()) for name, m in graphs.items()])
+    print(pscb.summary(path, data))
 
 
 def export(module, args, names_in, names_out, dynamic_axes=None):

@@ -1,33 +1,30 @@
-"""Writes an Onsets & Frames network as a pianoscribe model bundle (the format of src/model.rs): one ONNX graph,
+"""Writes an Onsets & Frames network as a pianoscribe model bundle (tools/pscb's format): one ONNX graph,
 `network` (log-mel [1, frames, 229] -> onset, offset, frame probabilities and the velocity head, [1, frames,
 88] each), and a header with everything the engine needs: the front-end (frontend.CONFIG), the windows, the
 keys, per-key onset and frame thresholds, the velocity mapping, the network's size and the provenance.
 
-  python tools/oaf/export.py --out X.pscb [--checkpoint CKPT | --seed N] [--size 2019|2018|small|tiny]
+  python -m tools.oaf.export --out X.pscb [--checkpoint CKPT | --seed N] [--size 2019|2018|small|tiny]
          [--weights compact|f32] [--segment-seconds 20 --segment-hop-seconds 16]
          [--parity-audio FILE --parity-out DIR --parity-seconds S]
 
 Without --checkpoint the weights are seeded random numbers (network.seeded): such a bundle is for parity tests
 and benchmarks of the engine, never a model to ship. --parity-* writes what the reference (PyTorch, this
-network, infer.py) computes on an excerpt of real audio, for tests/onsets_frames.rs.
+network, infer.py) computes on an excerpt of real audio, for tests/onsets_frames.rs. Run it from the repository
+root (or with the root on PYTHONPATH, as tools/oaf/run.sh and tools/train/run.sh do).
 """
 import argparse
 import json
 import math
 import os
 import subprocess
-import sys
 
 import numpy as np
 import torch
 
+from tools.convert.convert import compact_weights, drop_identities, export, write_bundle
+from tools.oaf import frontend, infer, network
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "convert"))
-from convert import compact_weights, drop_identities, export, write_bundle  # noqa: E402
-import frontend  # noqa: E402
-import infer  # noqa: E402
-import network  # noqa: E402
 
 # Windows of 20 s, 16 s apart: each kept frame has at least 62 frames (2 s) of context on both sides.
 SEGMENT_SECONDS = 20.0

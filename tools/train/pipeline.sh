@@ -38,18 +38,20 @@ device_args=()
 cli="$root/target/release/pianoscribe"
 [ -x "$cli" ] || (cd "$root" && cargo build --release --bin pianoscribe)
 maps="$root/../shared/data/maps-dev"
+# The Python steps are modules of the package `tools` (python -m tools.pscb.stamp): the root on PYTHONPATH.
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 
 "$run" prepare --split train --hours "$hours" "${cache_args[@]}"
 "$run" prepare --split validation --hours "$vhours" --renderers fluidr3 "${cache_args[@]}"
 "$run" train --out "$out/run" --size "$size" --steps "$steps" --batch "$batch" --seconds "$seconds" \
   "${device_args[@]}" "${cache_args[@]}"
 "$run" export --checkpoint "$out/run/best.pt" --out "$out/model-uncalibrated.pscb"
-"$venv/bin/python" "$here/validation_set.py" --out "$out/validation" "${cache_args[@]}"
+"$venv/bin/python" -m tools.train.validation_set --out "$out/validation" "${cache_args[@]}"
 "$cli" calibrate --model "$out/model-uncalibrated.pscb" "$out/validation/audio" "$out/validation/reference" \
   --pedal-extend-ref -o "$out/thresholds.txt" --bundle "$out/model-calibrated.pscb"
 "$cli" transcribe "$maps" -o "$out/maps-dev" --model "$out/model-calibrated.pscb"
 "$cli" eval "$out/maps-dev" "$maps" --json "$out/maps-dev.json"
-"$venv/bin/python" "$root/tools/oaf/stamp.py" "$out/model-calibrated.pscb" "$out/model.pscb" --set maps-dev \
+"$venv/bin/python" -m tools.pscb.stamp "$out/model-calibrated.pscb" "$out/model.pscb" --set maps-dev \
   --eval "$out/maps-dev.json" --note "pianoscribe eval on the six maps-dev recordings, calibrated thresholds"
 "$run" plot "$out/run/log.csv"
 echo "model: $out/model.pscb (training curve: $out/run/curve.svg)"

@@ -1,7 +1,7 @@
 """Draws a training run's log.csv (train.py) as an SVG a browser shows: the losses over steps (smoothed, log
 scale) above, the validation note F1 (MAESTRO validation and maps-dev) below. No plotting library needed.
 
-  python tools/train/plot.py RUN/log.csv [-o RUN/curve.svg] [--smooth 50]
+  python -m tools.train.plot RUN/log.csv [-o RUN/curve.svg] [--smooth 50]
 """
 import argparse
 import csv

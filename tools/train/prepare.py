@@ -3,7 +3,7 @@ user's own MAESTRO audio, into a cache that training reads. Resumable (finished 
 written under a temporary name and renamed when complete), with progress, and it prints where the cache is
 and how big it is.
 
-  python tools/train/prepare.py [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
+  python -m tools.train.prepare [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
                                 [--max-seconds S] [--cache DIR] [--midi DIR] [--maestro DIR]
 
 - --midi: MAESTRO's MIDI and CSV in its standard layout (default: ../shared/data/maestro-v2-midi).

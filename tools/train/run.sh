@@ -9,6 +9,7 @@
 #                                        (tools/train/pipeline.sh)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
 requirements=("torch==2.11.0" "onnx==1.23.*" "onnxruntime" "librosa==0.11.*" "soundfile" "soxr" "mido" "mir_eval"
   "scipy" "numpy")
@@ -18,13 +19,15 @@ if [ "$(cat "$venv/.pianoscribe-requirements" 2>/dev/null)" != "${requirements[*
   "$venv/bin/pip" install -q "${requirements[@]}"
   echo "${requirements[*]}" > "$venv/.pianoscribe-requirements"
 fi
+# The scripts are modules of the package `tools` (python -m tools.train.train): the root goes on PYTHONPATH.
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  prepare) exec "$venv/bin/python" "$here/prepare.py" "$@" ;;
-  train) exec "$venv/bin/python" "$here/train.py" "$@" ;;
-  export) exec "$venv/bin/python" "$here/../oaf/export.py" "$@" ;;
-  plot) exec "$venv/bin/python" "$here/plot.py" "$@" ;;
+  prepare) exec "$venv/bin/python" -m tools.train.prepare "$@" ;;
+  train) exec "$venv/bin/python" -m tools.train.train "$@" ;;
+  export) exec "$venv/bin/python" -m tools.oaf.export "$@" ;;
+  plot) exec "$venv/bin/python" -m tools.train.plot "$@" ;;
   setup) ;;
   all) exec "$here/pipeline.sh" "$@" ;;
   *) echo "usage: $0 prepare|train|export|plot|setup|all ARGS..." >&2; exit 2 ;;

@@ -1,13 +1,10 @@
-"""Augmentations do what they claim: python3 -m unittest discover -s tools/train -p 'test_*.py'"""
+"""Augmentations do what they claim: python3 -m unittest discover -s tools -t . -p 'test_*.py'"""
 import math
-import os
-import sys
 import unittest
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import augment as A  # noqa: E402
+from tools.train import augment as A
 
 SR = 16000
 

@@ -1,11 +1,9 @@
-"""Labels on constructed notes and MIDI whose right matrices are known: python3 -m unittest discover tools/train"""
+"""Labels on constructed notes and MIDI whose right matrices are known: python3 -m unittest discover -s tools -t ."""
 import os
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import labels as L  # noqa: E402
+from tools.train import labels as L
 
 DT = 0.032
 

@@ -2,14 +2,12 @@
 import json
 import os
 import shutil
-import sys
 import tempfile
 import unittest
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import prepare as P  # noqa: E402
+from tools.train import prepare as P
 
 
 def row(split, name, seconds):

@@ -3,36 +3,31 @@
 (labels.py), acoustic augmentation per example (augment.py), binary cross-entropy for onsets, offsets and
 frames, a velocity loss on labelled onsets only, Adam, gradient clipping, a decaying learning rate.
 
-  python tools/train/train.py --out DIR [--size small|2018|2019] [--steps N] [--batch 8] [--device cpu|cuda]
+  python -m tools.train.train --out DIR [--size small|2018|2019] [--steps N] [--batch 8] [--device cpu|cuda]
         [--cache DIR] [--lr 6e-4] [--lr-decay 0.98 --lr-decay-steps 10000] [--clip 3] [--seconds 20]
         [--checkpoint-every 500] [--validate-every 2000] [--validation-pieces 4] [--seed 0]
 
 DIR holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted
 run resumes from it with the same model, optimiser, schedule, step and random state), `best.pt` (the best
 validation note F1 so far), and `log.csv` (step, losses, learning rate, validation scores) that a person or a
-plotting tool can read. Export a checkpoint with tools/oaf/export.py --checkpoint DIR/best.pt.
+plotting tool can read. Export a checkpoint with tools/train/run.sh export --checkpoint DIR/best.pt
+(tools/oaf/export.py).
 """
 import argparse
 import csv
 import json
 import os
 import random
-import sys
 import time
 
 import numpy as np
 import torch
 
+from tools.oaf import export, frontend, infer, network
+from tools.train import augment, prepare
+from tools.train import labels as L
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "oaf"))
-import augment  # noqa: E402
-import export  # noqa: E402
-import frontend  # noqa: E402
-import infer  # noqa: E402
-import labels as L  # noqa: E402
-import network  # noqa: E402
-import prepare  # noqa: E402
 
 HOP_SECONDS = frontend.CONFIG["hop"] / frontend.CONFIG["sample_rate"]
 

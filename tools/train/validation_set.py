@@ -1,16 +1,14 @@
 """The prepared validation renders as two folders `pianoscribe calibrate` reads: OUT/audio (links to the
 cache's FLAC files) and OUT/reference (links to their MIDI), matched by file stem.
 
-  python tools/train/validation_set.py --out DIR [--cache DIR]
+  python -m tools.train.validation_set --out DIR [--cache DIR]
 """
 import argparse
 import json
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import prepare  # noqa: E402
+from tools.train import prepare
 
 
 def link(src, dst):

@@ -8,8 +8,9 @@
 //! order, and the per-key state carries over from one segment to the next: a note across a segment boundary
 //! is one note. tools/oaf/infer.py is the same procedure on whole arrays, for parity tests.
 
-use crate::config::{KeyThresholds, ModelConfig, OnsetGatedConfig};
-use crate::model::FrameProbabilities;
+use super::config::{OnsetGatedConfig, OnsetsFramesConfig};
+use super::network::FrameProbabilities;
+use crate::config::KeyThresholds;
 use crate::notes::{sort_notes, Note};
 
 /// The probabilities a recording's segments kept, stitched: `[frame][key]` each. What `pianoscribe calibrate`
@@ -43,13 +44,14 @@ pub struct OnsetGatedDecoder {
 }
 
 impl OnsetGatedDecoder {
-    pub fn new(cfg: &ModelConfig, o: &OnsetGatedConfig) -> Self {
+    pub fn new(cfg: &OnsetsFramesConfig) -> Self {
+        let (s, o) = (&cfg.segments, &cfg.decoder);
         let keys = o.keys();
         OnsetGatedDecoder {
             config: o.clone(),
-            frame_seconds: cfg.frame_seconds(),
-            lead_in: cfg.lead_in_frames(),
-            step: cfg.step_samples() / cfg.hop,
+            frame_seconds: s.frame_seconds(),
+            lead_in: s.lead_in_frames(),
+            step: s.step_samples() / s.hop,
             next: 0,
             limit: None,
             active: vec![None; keys],
@@ -69,14 +71,10 @@ impl OnsetGatedDecoder {
         self.roll.take()
     }
 
-    /// Decodes a whole roll with these thresholds (the model's other numbers from `o`).
-    pub fn decode_roll(
-        cfg: &ModelConfig,
-        o: &OnsetGatedConfig,
-        thresholds: &KeyThresholds,
-        roll: &FrameRoll,
-    ) -> Vec<Note> {
-        let mut d = OnsetGatedDecoder::new(cfg, &OnsetGatedConfig { thresholds: thresholds.clone(), ..o.clone() });
+    /// Decodes a whole roll with these thresholds (the model's other numbers from `cfg`).
+    pub fn decode_roll(cfg: &OnsetsFramesConfig, thresholds: &KeyThresholds, roll: &FrameRoll) -> Vec<Note> {
+        let decoder = OnsetGatedConfig { thresholds: thresholds.clone(), ..cfg.decoder.clone() };
+        let mut d = OnsetGatedDecoder::new(&OnsetsFramesConfig { decoder, ..cfg.clone() });
         let k = roll.keys;
         for t in 0..roll.frames {
             let at = t * k..(t + 1) * k;
@@ -161,14 +159,16 @@ impl OnsetGatedDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::onsets_frames_header;
+
+    fn config() -> OnsetsFramesConfig {
+        OnsetsFramesConfig::from_header(&super::super::tests::header()).unwrap()
+    }
 
     /// A decoder over 3 keys whose segments keep all their frames, and probabilities from per-frame rows.
     fn decode(rows: &[([f32; 3], [f32; 3])]) -> Vec<Note> {
-        let cfg = ModelConfig::from_header(&serde_json::to_vec(&onsets_frames_header()).unwrap()).unwrap();
-        let mut o = cfg.onset_gated().unwrap().clone();
-        o.thresholds = KeyThresholds::uniform(3, 0.5, 0.4);
-        let mut d = OnsetGatedDecoder::new(&cfg, &o);
+        let mut cfg = config();
+        cfg.decoder.thresholds = KeyThresholds::uniform(3, 0.5, 0.4);
+        let mut d = OnsetGatedDecoder::new(&cfg);
         (d.lead_in, d.step) = (0, rows.len());
         let p = FrameProbabilities {
             frames: rows.len(),
@@ -208,9 +208,9 @@ mod tests {
     /// The same probabilities decode to the same notes whether one segment or several carry them.
     #[test]
     fn a_note_across_segments_is_one_note() {
-        let cfg = ModelConfig::from_header(&serde_json::to_vec(&onsets_frames_header()).unwrap()).unwrap();
-        let o = cfg.onset_gated().unwrap().clone();
-        let (lead, step, frames) = (cfg.lead_in_frames(), cfg.step_samples() / cfg.hop, cfg.frames_per_segment);
+        let cfg = config();
+        let s = &cfg.segments;
+        let (lead, step, frames) = (s.lead_in_frames(), s.step_samples() / s.hop, s.frames_per_segment);
         // A global probability roll: key 40 sounds from frame 450 to 1100 (over two boundaries), key 41 is
         // struck at 499, 500 and 501 with onset gaps between.
         let total = 1200;
@@ -221,7 +221,7 @@ mod tests {
                 _ => (0.0, 0.0),
             }
         };
-        let mut d = OnsetGatedDecoder::new(&cfg, &o);
+        let mut d = OnsetGatedDecoder::new(&cfg);
         d.set_frame_limit(total);
         let mut s = 0;
         while s * step < total {

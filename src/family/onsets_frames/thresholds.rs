@@ -11,7 +11,8 @@
 //!
 //! Keys the file does not name keep the model's own thresholds.
 
-use crate::config::{KeyThresholds, OnsetGatedConfig};
+use super::config::OnsetGatedConfig;
+use crate::config::KeyThresholds;
 use crate::error::{Error, Result};
 
 /// Reads a thresholds file over the model's thresholds. `what` names the file in errors.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::{hann_periodic, sparse_filters, Features, MelFilter};
-use crate::config::{FrontEndConfig, ModelConfig};
+use super::config::OnsetsFramesConfig;
+use crate::features::{hann_periodic, sparse_filters, Features, MelFilter};
 
 pub struct LogMelFrontEnd {
     window: usize,
@@ -22,17 +22,16 @@ pub struct LogMelFrontEnd {
 }
 
 impl LogMelFrontEnd {
-    /// Panics unless `cfg` has a log-mel front-end ([`super::FrontEnd::new`] picks the variant).
-    pub fn new(cfg: &ModelConfig) -> Self {
-        let FrontEndConfig::LogMel { mel, amin } = &cfg.front_end else { panic!("not a log-mel front-end") };
+    pub fn new(cfg: &OnsetsFramesConfig) -> Self {
+        let s = &cfg.segments;
         LogMelFrontEnd {
-            window: cfg.window,
-            hop: cfg.hop,
-            frames: cfg.frames_per_segment,
-            amin: *amin as f32,
-            hann: hann_periodic(cfg.window),
-            filters: sparse_filters(mel, cfg.window, cfg.sample_rate),
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(cfg.window),
+            window: s.window,
+            hop: s.hop,
+            frames: s.frames_per_segment,
+            amin: cfg.amin as f32,
+            hann: hann_periodic(s.window),
+            filters: sparse_filters(&cfg.mel, s.window, s.sample_rate),
+            fft: RealFftPlanner::<f32>::new().plan_fft_forward(s.window),
         }
     }
 

@@ -1,51 +1,12 @@
-//! Notes from model outputs, one decoder per model family ([`Decoder`]): for Transkun the semi-CRF Viterbi
-//! per track, the interval attributes (velocity, sub-frame endpoint refinement) and the stitching of
-//! overlapping segments (this file); for Onsets & Frames onset-gated decoding of frame probabilities
-//! ([`onset_gated`]).
+//! Transkun's decoding: the semi-CRF Viterbi per track, the interval attributes (velocity, sub-frame endpoint
+//! refinement) and the stitching of overlapping segments.
 
 use rayon::prelude::*;
 
-use crate::config::{DecoderConfig, ModelConfig, SemiCrfConfig};
+use super::config::TranskunConfig;
+use super::network::{Attributes, ScoredTrack, SegmentOutput, TrackScores};
 use crate::error::Result;
-use crate::model::{Attributes, ScoredTrack, SegmentOutput, TrackScores};
 use crate::notes::{sort_notes, Note, Pedal, PedalKind, Transcription};
-
-pub mod onset_gated;
-pub use onset_gated::{FrameRoll, OnsetGatedDecoder};
-
-/// A transcription's decoder state, per model family.
-pub enum Decoder {
-    SemiCrf(Stitcher),
-    OnsetGated(OnsetGatedDecoder),
-}
-
-impl Decoder {
-    pub fn new(cfg: &ModelConfig) -> Self {
-        match &cfg.decoder {
-            DecoderConfig::SemiCrf(crf) => Decoder::SemiCrf(Stitcher::new(cfg, crf)),
-            DecoderConfig::OnsetGated(o) => Decoder::OnsetGated(OnsetGatedDecoder::new(cfg, o)),
-        }
-    }
-
-    /// Notes found so far (the latest ones may still be revised by the next segment).
-    pub fn notes_so_far(&self) -> Vec<Note> {
-        match self {
-            Decoder::SemiCrf(s) => {
-                let events: Vec<_> = s.provisional().copied().collect();
-                to_transcription(&events).notes
-            }
-            Decoder::OnsetGated(d) => d.provisional(),
-        }
-    }
-
-    /// The transcription, once every segment is in.
-    pub fn finish(self) -> Transcription {
-        match self {
-            Decoder::SemiCrf(s) => to_transcription(&s.finish()),
-            Decoder::OnsetGated(d) => Transcription { notes: d.finish(), pedals: vec![] },
-        }
-    }
-}
 
 /// An interval decoded in one segment, before stitching. Times in seconds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,8 +139,7 @@ pub struct SegmentEvents {
 /// scored and decoded side by side, each track's scores dropped once decoded); `heads` runs the attribute
 /// network on the begin/end context rows of the intervals.
 pub fn decode_segment(
-    cfg: &ModelConfig,
-    crf: &SemiCrfConfig,
+    cfg: &TranskunConfig,
     out: &SegmentOutput,
     forced_start: &[usize],
     scorer: impl Fn(usize) -> Result<ScoredTrack> + Sync,
@@ -201,9 +161,10 @@ pub fn decode_segment(
         }
     }
     let attrs = heads(&ctx_b, &ctx_e)?;
+    let crf = &cfg.crf;
     let n_vel = crf.velocities;
-    let frame_dur = cfg.frame_seconds();
-    let last_frame = cfg.last_frame_index();
+    let frame_dur = cfg.segments.frame_seconds();
+    let last_frame = cfg.segments.last_frame_index();
     let mut events = Vec::with_capacity(total);
     let mut last_offset_frame = vec![0; tracks];
     let mut idx = 0;
@@ -245,10 +206,11 @@ pub struct Stitcher {
 }
 
 impl Stitcher {
-    pub fn new(cfg: &ModelConfig, crf: &SemiCrfConfig) -> Self {
-        let first = (cfg.lead_in_seconds() * cfg.sample_rate as f64 / cfg.hop as f64).floor() as usize;
+    pub fn new(cfg: &TranskunConfig) -> Self {
+        let (s, crf) = (&cfg.segments, &cfg.crf);
+        let first = (s.lead_in_seconds() * s.sample_rate as f64 / s.hop as f64).floor() as usize;
         Stitcher {
-            step_frames: cfg.step_samples() / cfg.hop,
+            step_frames: s.step_samples() / s.hop,
             forced_start: vec![first; crf.tracks.len()],
             by_pitch: vec![vec![]; crf.tracks.len()],
             track_of_pitch: crf.tracks.iter().enumerate().map(|(i, &p)| (p, i)).collect(),
@@ -468,9 +430,9 @@ mod tests {
     fn stitching_across_segment_borders() {
         let mut tracks = vec![-64, -67];
         tracks.extend(21..=108);
-        let cfg = crate::config::tests::transkun_config();
-        let crf = cfg.semi_crf().unwrap().clone();
-        let mut st = Stitcher::new(&cfg, &crf);
+        let cfg = super::super::config::tests::config();
+        let crf = &cfg.crf;
+        let mut st = Stitcher::new(&cfg);
         assert_eq!(st.forced_start()[0], 344);
         let n = crf.tracks.len();
         let seg = |events: Vec<Event>| SegmentEvents { events, last_offset_frame: vec![400; n] };

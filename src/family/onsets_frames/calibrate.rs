@@ -7,8 +7,9 @@
 //! A register with few notes would otherwise follow its noise: its counts are pooled with its neighbours'
 //! at half weight before the F1 is taken, and a tie goes to the model's own threshold.
 
-use crate::config::{KeyThresholds, ModelConfig, OnsetGatedConfig};
-use crate::decode::{FrameRoll, OnsetGatedDecoder};
+use super::config::{OnsetGatedConfig, OnsetsFramesConfig};
+use super::decoder::{FrameRoll, OnsetGatedDecoder};
+use crate::config::KeyThresholds;
 use crate::error::{Error, Result};
 use crate::metrics::{match_notes, EvalOptions};
 use crate::notes::Note;
@@ -77,10 +78,8 @@ impl Counts {
     }
 }
 
-pub fn calibrate(cfg: &ModelConfig, pieces: &[Piece], opts: &CalibrateOptions) -> Result<Calibration> {
-    let o = cfg.onset_gated().ok_or_else(|| {
-        Error::InvalidOption(format!("calibrate needs an Onsets & Frames model; this one is {}", cfg.family.name()))
-    })?;
+pub fn calibrate(cfg: &OnsetsFramesConfig, pieces: &[Piece], opts: &CalibrateOptions) -> Result<Calibration> {
+    let o = &cfg.decoder;
     if pieces.is_empty() {
         return Err(Error::InvalidOption("calibrate needs at least one recording with reference notes".into()));
     }
@@ -90,7 +89,7 @@ pub fn calibrate(cfg: &ModelConfig, pieces: &[Piece], opts: &CalibrateOptions) -
     let score = |t: &KeyThresholds, offsets: bool| -> Vec<Counts> {
         let mut c = vec![Counts::default(); registers.len()];
         for p in pieces {
-            let est = OnsetGatedDecoder::decode_roll(cfg, o, t, &p.roll);
+            let est = OnsetGatedDecoder::decode_roll(cfg, t, &p.roll);
             for (r, &(lo, hi)) in registers.iter().enumerate() {
                 let inside = |n: &&Note| (lo..=hi).contains(&n.pitch);
                 let re: Vec<Note> = p.reference.iter().filter(inside).copied().collect();
@@ -190,11 +189,10 @@ fn key_index(o: &OnsetGatedConfig, midi: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tests::onsets_frames_header;
 
     /// A roll where every true note is an onset peak of `true_p` and every false one a peak of `false_p`,
     /// each followed by frames at 0.9 for 10 frames, and whose true notes are the reference.
-    fn piece(keys: std::ops::Range<usize>, true_p: f32, false_p: f32, cfg: &ModelConfig) -> Piece {
+    fn piece(keys: std::ops::Range<usize>, true_p: f32, false_p: f32, cfg: &OnsetsFramesConfig) -> Piece {
         let (k, frames) = (88, 400);
         let mut roll = FrameRoll {
             keys: k,
@@ -204,7 +202,7 @@ mod tests {
             velocity: vec![0.5; k * frames],
         };
         let mut reference = vec![];
-        let dt = cfg.frame_seconds();
+        let dt = cfg.segments.frame_seconds();
         for key in keys {
             for (n, start) in (10..frames - 20).step_by(20).enumerate() {
                 roll.onset[start * k + key] = if n % 2 == 0 { true_p } else { false_p };
@@ -229,7 +227,7 @@ mod tests {
     /// onset threshold lies between the two in each half.
     #[test]
     fn finds_the_threshold_each_register_needs() {
-        let cfg = ModelConfig::from_header(&serde_json::to_vec(&onsets_frames_header()).unwrap()).unwrap();
+        let cfg = OnsetsFramesConfig::from_header(&super::super::tests::header()).unwrap();
         let low = piece(0..44, 0.6, 0.45, &cfg);
         let high = piece(44..88, 0.95, 0.8, &cfg);
         let mut both = low.roll.clone();
@@ -251,6 +249,5 @@ mod tests {
         // With the model's 0.5 everywhere, the high registers keep their false notes.
         assert!(c.before.iter().filter(|r| r.keys.0 >= 21 + 44).all(|r| r.note_f1 < 0.7));
         assert_eq!(c.thresholds.onset[0], c.after[0].onset);
-        assert!(calibrate(&crate::config::tests::transkun_config(), &pieces, &Default::default()).is_err());
     }
 }

@@ -1,0 +1,264 @@
+//! Beats, downbeats and meter from a performance's notes. The method (`track`) and its constants were worked
+//! out on ASAP's development performances (../shared/data/asap-dev); tests/score.rs measures it there.
+
+use super::{Meter, ScoreOptions};
+use crate::error::{Error, Result};
+use crate::notes::{Note, PedalKind, Transcription};
+
+mod bars;
+mod chords;
+mod tempo;
+
+use bars::{bars, beat_features, is_compound};
+pub use bars::{DownbeatModel, DOWNBEAT_FEATURES, DOWNBEAT_MODEL};
+use chords::{chords, Chord};
+use tempo::{onset_strength, overall_period, track_beats};
+
+/// Beat times with the meter they group into: `times[first_downbeat]` starts the first full bar; the beats
+/// before it are a pickup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatGrid {
+    /// Increasing, in seconds.
+    pub times: Vec<f64>,
+    pub first_downbeat: usize,
+    pub meter: Meter,
+}
+
+impl BeatGrid {
+    /// A grid from beat times and the index of a downbeat (any bar's), trimmed so that the pickup is shorter
+    /// than a bar.
+    pub fn new(times: Vec<f64>, downbeat: usize, meter: Meter) -> Result<Self> {
+        if times.len() < 2 || times.windows(2).any(|w| !(w[1] > w[0])) || times.iter().any(|t| !t.is_finite()) {
+            return Err(Error::Score("beat times must be at least two, finite and increasing".into()));
+        }
+        let per_bar = meter.beats_per_bar.max(1) as usize;
+        Ok(BeatGrid { times, first_downbeat: downbeat % per_bar, meter })
+    }
+
+    pub fn pickup_beats(&self) -> u32 {
+        self.first_downbeat as u32
+    }
+
+    /// The period of beat interval `k` (k may lie outside the grid: the edge periods continue).
+    fn period(&self, k: isize) -> f64 {
+        let last = self.times.len() as isize - 2;
+        let k = k.clamp(0, last) as usize;
+        self.times[k + 1] - self.times[k]
+    }
+
+    /// Where time `t` falls, in beats from the first beat (fractional; linear between beats, the edge periods
+    /// beyond them).
+    pub fn position(&self, t: f64) -> f64 {
+        let n = self.times.len();
+        if t < self.times[0] {
+            return (t - self.times[0]) / self.period(0);
+        }
+        if t >= self.times[n - 1] {
+            return (n - 1) as f64 + (t - self.times[n - 1]) / self.period(n as isize - 2);
+        }
+        let k = self.times.partition_point(|&b| b <= t) - 1;
+        k as f64 + (t - self.times[k]) / (self.times[k + 1] - self.times[k])
+    }
+
+    /// The time of beat position `p` (the inverse of [`position`](Self::position)).
+    pub fn time(&self, p: f64) -> f64 {
+        let n = self.times.len();
+        if p < 0.0 {
+            return self.times[0] + p * self.period(0);
+        }
+        if p >= (n - 1) as f64 {
+            return self.times[n - 1] + (p - (n - 1) as f64) * self.period(n as isize - 2);
+        }
+        let k = p.floor() as usize;
+        self.times[k] + (p - k as f64) * (self.times[k + 1] - self.times[k])
+    }
+
+    /// The grid extended with edge periods so that it covers `[first, last]` (seconds), starting with less
+    /// than a bar of pickup.
+    pub fn covering(&self, first: f64, last: f64) -> BeatGrid {
+        let mut times = self.times.clone();
+        let mut downbeat = self.first_downbeat;
+        let p0 = self.period(0);
+        // Beats before the first, while a note would fall more than half a sixteenth before the grid.
+        while first < times[0] - 0.125 * p0 {
+            times.insert(0, times[0] - p0);
+            downbeat += 1;
+        }
+        let pn = self.period(self.times.len() as isize - 2);
+        while *times.last().unwrap() < last {
+            let t = times.last().unwrap() + pn;
+            times.push(t);
+        }
+        // Drop whole bars of beats before the first note's bar.
+        let per_bar = self.meter.beats_per_bar.max(1) as usize;
+        while downbeat >= per_bar && times[per_bar] <= first + 0.125 * p0 {
+            times.drain(..per_bar);
+            downbeat -= per_bar;
+        }
+        BeatGrid { times, first_downbeat: downbeat % per_bar, meter: self.meter }
+    }
+
+    /// The downbeat times (every bar's first beat).
+    pub fn downbeats(&self) -> Vec<f64> {
+        let per_bar = self.meter.beats_per_bar.max(1) as usize;
+        self.times.iter().skip(self.first_downbeat).step_by(per_bar).copied().collect()
+    }
+}
+
+/// What the tracker reads from a performance: its notes in order, their chords and the sustain presses.
+struct Performance {
+    pub(super) notes: Vec<Note>,
+    pub(super) chords: Vec<Chord>,
+    pub(super) presses: Vec<f64>,
+}
+
+impl Performance {
+    fn new(t: &Transcription) -> Result<Self> {
+        let mut notes: Vec<Note> =
+            t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
+        if notes.is_empty() {
+            return Err(Error::Score("there are no notes to write a score of".into()));
+        }
+        crate::notes::sort_notes(&mut notes);
+        // Sustain presses: where the controller goes down.
+        let mut presses: Vec<f64> =
+            t.pedals.iter().filter(|p| p.kind == PedalKind::Sustain && p.start.is_finite()).map(|p| p.start).collect();
+        presses.sort_by(f64::total_cmp);
+        let chords = chords(&notes, &presses);
+        Ok(Performance { notes, chords, presses })
+    }
+
+    /// The beats, before bars: the overall period (autocorrelation under tempo priors, or the tempo hint),
+    /// then dynamic programming over time and period.
+    fn beats(&self, options: &ScoreOptions) -> Vec<f64> {
+        let strength = onset_strength(&self.chords);
+        let period = match options.tempo_hint {
+            Some(bpm) => 60.0 / bpm,
+            None => overall_period(&strength, &self.chords),
+        };
+        let beats = track_beats(&strength, period);
+        if beats.len() >= 2 {
+            return beats;
+        }
+        // Too little music for the tracker (a single chord, say): beats at the overall period.
+        let start = self.notes[0].onset;
+        (0..2).map(|k| start + k as f64 * period).collect()
+    }
+}
+
+/// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the
+/// overall period (autocorrelation under tempo priors, or the tempo hint), beats by dynamic programming
+/// over time and period, then bars (beats per bar and where they start, the beats mended where a bar runs a
+/// beat long or short) from each beat's downbeat probability.
+pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
+    track_with(t, options, &DOWNBEAT_MODEL)
+}
+
+/// [`track`] with another downbeat model (to fit and evaluate one).
+pub fn track_with(t: &Transcription, options: &ScoreOptions, model: &DownbeatModel) -> Result<BeatGrid> {
+    let performance = Performance::new(t)?;
+    let beats = performance.beats(options);
+    let (beats, per_bar, downbeat) = bars(&beats, &performance, model, options.meter.map(|m| m.beats_per_bar));
+    let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
+    BeatGrid::new(beats, downbeat, Meter { beats_per_bar: per_bar, compound })
+}
+
+/// The tracked beats before bars, with each one's downbeat features (what a downbeat model is fitted on).
+pub fn downbeat_features(
+    t: &Transcription,
+    options: &ScoreOptions,
+) -> Result<(Vec<f64>, Vec<[f64; DOWNBEAT_FEATURES]>)> {
+    let performance = Performance::new(t)?;
+    let beats = performance.beats(options);
+    let features = beat_features(&beats, &performance.notes, &performance.chords, &performance.presses);
+    Ok((beats, features))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notes::Pedal;
+
+    fn grid() -> BeatGrid {
+        BeatGrid::new(vec![1.0, 1.5, 2.0, 3.0], 1, Meter { beats_per_bar: 2, compound: false }).unwrap()
+    }
+
+    #[test]
+    fn positions_and_times_invert_each_other() {
+        let g = grid();
+        for (t, p) in [(1.0, 0.0), (1.25, 0.5), (2.5, 2.5), (3.0, 3.0), (4.0, 4.0), (0.5, -1.0)] {
+            assert!((g.position(t) - p).abs() < 1e-12, "position({t})");
+            assert!((g.time(p) - t).abs() < 1e-12, "time({p})");
+        }
+    }
+
+    #[test]
+    fn covering_extends_both_ends_and_keeps_the_pickup_short() {
+        let g = grid().covering(0.1, 4.2);
+        // Period 0.5 before: beats at 0.5 and 0.0 added; the downbeat moves from index 1 to 3, i.e. 1 of 2.
+        assert_eq!(g.times, vec![0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(g.first_downbeat, 1);
+        assert_eq!(g.downbeats(), vec![0.5, 1.5, 3.0, 5.0]);
+        assert!(BeatGrid::new(vec![1.0, 1.0], 0, g.meter).is_err());
+    }
+
+    #[test]
+    fn a_single_note_or_chord_still_gets_a_grid() {
+        for notes in [1usize, 3] {
+            let t = Transcription {
+                notes: (0..notes)
+                    .map(|k| Note { onset: 1.0, offset: 2.0, pitch: 60 + 4 * k as u8, velocity: 64 })
+                    .collect(),
+                pedals: vec![],
+            };
+            let grid = track(&t, &ScoreOptions::default()).unwrap();
+            assert!(grid.times.len() >= 2 && grid.times.windows(2).all(|w| w[1] > w[0]), "{grid:?}");
+        }
+    }
+
+    /// A waltz at `beat` seconds a beat: a low bass note held through each bar's first beat, two short
+    /// chords above it on the others, and the sustain pedal pressed just after each downbeat.
+    fn waltz(bars: usize, beat: f64, pickup: bool) -> Transcription {
+        let mut notes = vec![];
+        let mut pedals = vec![];
+        let start = if pickup { 1.0 + 2.0 * beat } else { 1.0 };
+        if pickup {
+            notes.push(Note { onset: 1.0, offset: 1.0 + 0.4 * beat, pitch: 67, velocity: 50 });
+            notes.push(Note { onset: 1.0 + beat, offset: 1.0 + 1.4 * beat, pitch: 69, velocity: 50 });
+        }
+        for b in 0..bars {
+            let t = start + 3.0 * b as f64 * beat;
+            let root = [43u8, 48, 50, 43][b % 4];
+            notes.push(Note { onset: t, offset: t + 2.8 * beat, pitch: root, velocity: 80 });
+            notes.push(Note { onset: t, offset: t + 0.9 * beat, pitch: root + 24, velocity: 70 });
+            for k in 1..3 {
+                let u = t + k as f64 * beat;
+                for p in [root + 16, root + 19] {
+                    notes.push(Note { onset: u, offset: u + 0.4 * beat, pitch: p, velocity: 45 });
+                }
+            }
+            pedals.push(Pedal { kind: PedalKind::Sustain, start: t + 0.05, end: t + 2.9 * beat, value: 127 });
+        }
+        crate::notes::sort_notes(&mut notes);
+        Transcription { notes, pedals }
+    }
+
+    #[test]
+    fn a_waltz_is_tracked_in_three_with_its_bass_on_the_downbeats() {
+        for pickup in [false, true] {
+            let t = waltz(24, 0.5, pickup);
+            // The tempo is given: this is about bars (alone, the tracker counts this sparse texture in bars).
+            let options = ScoreOptions { tempo_hint: Some(120.0), ..ScoreOptions::default() };
+            let grid = track(&t, &options).unwrap();
+            assert_eq!(grid.meter.beats_per_bar, 3, "pickup {pickup}");
+            let start = if pickup { 2.0 } else { 1.0 };
+            let expected: Vec<f64> = (0..24).map(|b| start + 1.5 * b as f64).collect();
+            let found = grid.downbeats();
+            // Every bass note is a downbeat (within 20 ms), and there are no others.
+            assert_eq!(found.len(), expected.len(), "pickup {pickup}: {found:?}");
+            for (f, e) in found.iter().zip(&expected) {
+                assert!((f - e).abs() < 0.02, "pickup {pickup}: downbeat at {f}, bass at {e}");
+            }
+        }
+    }
+}
