@@ -40,15 +40,10 @@ fn main() -> TractResult<()> {
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(2);
     let threads: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(0);
     let bytes = std::fs::read(&path)?;
-    let hlen = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[12..12 + hlen])?;
-    let mut off = 12 + hlen;
-    let mut parts = HashMap::new();
-    for p in header["parts"].as_array().unwrap() {
-        let n = p["bytes"].as_u64().unwrap() as usize;
-        parts.insert(p["name"].as_str().unwrap().to_string(), &bytes[off..off + n]);
-        off += n;
-    }
+    let bundle = pianoscribe::bundle::Bundle::parse(&bytes)?;
+    let header = &bundle.header;
+    let parts: HashMap<&str, &[u8]> =
+        ["positions", "backbone"].into_iter().map(|n| Ok((n, bundle.part(n)?))).collect::<pianoscribe::Result<_>>()?;
     let frames = header["frames_per_segment"].as_u64().unwrap() as usize;
     let mels = header["mel"]["n_mels"].as_u64().unwrap() as usize;
     let windows = 1 + header["gaussian_windows"]["center_logits"].as_array().unwrap().len();
@@ -57,7 +52,7 @@ fn main() -> TractResult<()> {
         for (i, fact) in facts.into_iter().enumerate() {
             model = model.with_input_fact(i, fact.into())?;
         }
-        // As the library loads it (src/model.rs): im2col rather than tract's direct spatial convolution.
+        // As the library loads it (src/model.rs, Graph::load): im2col rather than tract's direct spatial convolution.
         tract_onnx::tract_core::knobs::KnobScope::new([("TRACT_DISABLE_DIRECT_SPATIAL", "true")])?
             .enter(|| model.into_optimized())
     };

@@ -227,9 +227,8 @@ impl KeyThresholds {
 }
 
 /// Segments whose network runs at the same time, at most (one per thread of the pool). Each holds its own
-/// activations and output (the backbone peaks at 209 MB of heap above the model, and its 65 MB of context stay
-/// until the segment is decoded; the CLI's peak on chpn-p14 is 0.35 GB on one thread and 0.65 GB with two
-/// segments, the model alone 0.28 GB), so more threads than this share segments' matrix products instead.
+/// activations and output until it is decoded (README, Memory), so more threads than this share segments'
+/// matrix products instead.
 pub const MAX_PARALLEL_SEGMENTS: usize = 2;
 
 /// Limits on input that the engine accepts.

@@ -67,6 +67,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// What kind of failure this is, in one stable word, for a face that branches on it (the page chooses its
+    /// advice by it; the message is for people).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Cancelled => "cancelled",
+            Error::UnsupportedFormat { .. } | Error::SampleRate { .. } | Error::Channels { .. } => "unsupported",
+            Error::CorruptAudio { .. } => "corrupt",
+            Error::NoAudio { .. } | Error::EmptyFile { .. } => "no-audio",
+            Error::ModelFormat(_) | Error::ModelCorrupt(_) | Error::ModelMismatch(_) | Error::WrongFamily { .. } => {
+                "bad-model"
+            }
+            Error::ChannelLength { .. } | Error::NonFinite { .. } | Error::InvalidOption(_) => "invalid-input",
+            Error::Io { .. } | Error::Midi { .. } | Error::NoteTable { .. } => "unreadable",
+            Error::Inference(_) => "inference",
+            Error::Score(_) => "score",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }

@@ -60,13 +60,13 @@ pub enum Flow {
 }
 
 /// A loaded model of any family, ready to transcribe any number of recordings.
-pub struct Transcriber {
+pub struct Engine {
     model: Arc<dyn Model>,
 }
 
-impl Transcriber {
+impl Engine {
     pub fn new(model: Arc<dyn Model>) -> Self {
-        Transcriber { model }
+        Engine { model }
     }
 
     /// Loads a model bundle of any family.
@@ -90,14 +90,14 @@ impl Transcriber {
     }
 
     /// Starts a transcription of a stream of `channels` channels at `sample_rate` Hz, `total_frames` long if
-    /// known (for progress). Push its PCM with [`Session::push`] as it arrives, then [`Session::finish`].
+    /// known (for progress). Push its PCM with [`Transcriber::push`] as it arrives, then [`Transcriber::finish`].
     pub fn start(
         &self,
         sample_rate: u32,
         channels: usize,
         total_frames: Option<u64>,
         options: TranscribeOptions,
-    ) -> Result<Session> {
+    ) -> Result<Transcriber> {
         let decoding = self.model.clone().start(&options)?;
         self.start_with(decoding, sample_rate, channels, total_frames, options)
     }
@@ -111,10 +111,10 @@ impl Transcriber {
         channels: usize,
         total_frames: Option<u64>,
         options: TranscribeOptions,
-    ) -> Result<Session> {
+    ) -> Result<Transcriber> {
         crate::audio::check_format(sample_rate, channels)?;
         let seg = decoding.segments().clone();
-        Ok(Session {
+        Ok(Transcriber {
             total: total_frames.map(|f| segment_count(&seg, f, sample_rate)),
             resampler: Resampler::new(sample_rate, seg.sample_rate, channels),
             // The padded signal from the current segment's start on.
@@ -132,7 +132,7 @@ impl Transcriber {
         })
     }
 
-    /// Transcribes a whole source: [`start`](Self::start), a [`Session::push`] per chunk, [`Session::finish`].
+    /// Transcribes a whole source: [`start`](Self::start), a [`Transcriber::push`] per chunk, [`Transcriber::finish`].
     pub fn transcribe(
         &self,
         source: &mut dyn PcmSource,
@@ -168,7 +168,7 @@ fn segment_count(seg: &Segments, frames: u64, rate: u32) -> usize {
 
 /// A transcription in progress: PCM goes in as it arrives (decoded piece by piece, from a file or the browser),
 /// and each segment runs as soon as its audio is in, so that only a few segments' audio is ever held.
-pub struct Session {
+pub struct Transcriber {
     model: Arc<dyn Model>,
     decoding: Box<dyn Decoding>,
     seg: Segments,
@@ -186,7 +186,7 @@ pub struct Session {
     times: StageSeconds,
 }
 
-impl Session {
+impl Transcriber {
     /// Adds a chunk of PCM (one Vec per channel, at the session's rate) and runs the segments it completes.
     pub fn push(&mut self, chunk: &[Vec<f32>], on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
         check_chunk(chunk, self.channels, self.received)?;

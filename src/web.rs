@@ -1,32 +1,30 @@
-//! The wasm-bindgen surface for the browser, used from a Web Worker:
+//! The wasm-bindgen surface for the browser, used from a Web Worker. It only marshals: every decision is the
+//! library's.
 //! - [`Engine`]: a loaded model, and the options it uses by default;
-//! - [`Stream`] (`Transcriber` in JS): a transcription fed piece by piece (`push(pcm)`, progress and notes so
-//!   far per segment, `finish()` -> MIDI), the same pipeline the CLI runs;
-//! - [`Demuxer`]: a file read in pieces (FileReaderSync, so it is never held whole), its packets with their
-//!   times for the browser's decoders (WebCodecs), their decoded output placed sample-exactly, or, for the
-//!   lossless formats (WAV, FLAC), decoded here.
+//! - [`Transcriber`]: a transcription fed piece by piece, from a [`Demuxer`] (`pushFrom`) or
+//!   with PCM the page decoded (`push`), with progress and notes so far per segment; `finish()` gives a
+//!   [`Transcription`] (MIDI, notes, pedals) that the worker keeps to write its score (`score(options, title)`);
+//! - [`Demuxer`]: a file read in pieces (FileReaderSync, so it is never held whole) as an
+//!   [`audio::FileStream`](crate::audio::FileStream): decoded here (WAV, FLAC), or its packets handed to the
+//!   browser's WebCodecs decoder and the decoded audio handed back, which stays in wasm from there on.
 //!
-//! Errors come back as JS exceptions with the library's message.
+//! Errors come back as JS `Error`s with the library's message and a `kind` (`Error::kind`: "cancelled",
+//! "unsupported", "corrupt", "no-audio", "bad-model", ...) that the page switches on.
 
-use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::OnceLock;
 
 use js_sys::{Array, Float32Array, Float64Array, Function, Object, Reflect, Uint8Array};
 use send_wrapper::SendWrapper;
-use symphonia::core::codecs::{
-    CodecRegistry, Decoder, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_MP3, CODEC_TYPE_OPUS, CODEC_TYPE_VORBIS,
-};
-use symphonia::core::formats::Packet;
+use symphonia::core::codecs::CodecRegistry;
 use symphonia::core::io::MediaSource;
 use wasm_bindgen::prelude::*;
 use web_sys::{Blob, FileReaderSync};
 
-use crate::audio::container::{planar, Demuxer as Container, PacketTime};
-use crate::audio::timeline::Timeline;
-use crate::audio::AacConfig;
+use crate::audio::FileStream;
 use crate::notes::Note;
 use crate::score::{self, ScoreOptions};
-use crate::{midi, Flow, Session, TranscribeOptions, Transcriber, Transcription};
+use crate::{midi, notes, pipeline, Error, Flow, TranscribeOptions};
 
 pub use wasm_bindgen_rayon::init_thread_pool;
 
@@ -42,8 +40,21 @@ pub fn thread_count() -> usize {
     rayon::current_num_threads()
 }
 
-fn js_err(e: impl std::fmt::Display) -> JsError {
-    JsError::new(&e.to_string())
+/// A library error as a JS `Error` with its `kind`.
+fn js_err(e: Error) -> JsValue {
+    js_error(e.kind(), &e.to_string())
+}
+
+/// A JS `Error` with this message and `kind`.
+fn js_error(kind: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    let _ = Reflect::set(&e, &"kind".into(), &kind.into());
+    e.into()
+}
+
+/// A misuse of this API by the page (a bug there, not the user's input).
+fn misuse(message: &str) -> JsValue {
+    js_error("misuse", message)
 }
 
 /// Notes as a flat Float64Array: [onset, offset, pitch, velocity] per note.
@@ -53,12 +64,13 @@ fn notes_array(notes: &[Note]) -> Float64Array {
 }
 
 /// A JS value as serde sees it (through JSON: options objects are small).
-fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsError> {
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, JsValue> {
+    let invalid = |detail: String| js_err(Error::InvalidOption(detail));
     if value.is_undefined() || value.is_null() {
-        return serde_json::from_str("{}").map_err(js_err);
+        return serde_json::from_str("{}").map_err(|e| invalid(format!("{what}: {e}")));
     }
-    let json = js_sys::JSON::stringify(value).map_err(|_| JsError::new(&format!("{what} cannot be read")))?;
-    serde_json::from_str(&String::from(json)).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    let json = js_sys::JSON::stringify(value).map_err(|_| invalid(format!("{what} cannot be read")))?;
+    serde_json::from_str(&String::from(json)).map_err(|e| invalid(format!("invalid {what}: {e}")))
 }
 
 fn to_js(value: &impl serde::Serialize) -> JsValue {
@@ -68,15 +80,15 @@ fn to_js(value: &impl serde::Serialize) -> JsValue {
 /// A loaded model; create once per worker and reuse.
 #[wasm_bindgen]
 pub struct Engine {
-    inner: Transcriber,
+    inner: pipeline::Engine,
 }
 
 #[wasm_bindgen]
 impl Engine {
     /// Loads a model bundle from its bytes.
     #[wasm_bindgen(constructor)]
-    pub fn new(model: &[u8]) -> Result<Engine, JsError> {
-        Ok(Engine { inner: Transcriber::from_bytes(model).map_err(js_err)? })
+    pub fn new(model: &[u8]) -> Result<Engine, JsValue> {
+        Ok(Engine { inner: pipeline::Engine::from_bytes(model).map_err(js_err)? })
     }
 
     /// This model's default options (`TranscribeOptions`, camelCase keys, the segment hop filled in).
@@ -108,13 +120,13 @@ impl Engine {
 /// `totalFrames` (samples per channel, for progress) may be undefined; `options` is a `TranscribeOptions`
 /// object (camelCase keys, missing ones take their defaults). `progress(fraction, secondsDone, notesSoFar)` is
 /// called after each segment; returning `false` cancels.
-#[wasm_bindgen(js_name = Transcriber)]
-pub struct Stream {
-    session: Option<Session>,
+#[wasm_bindgen]
+pub struct Transcriber {
+    session: Option<pipeline::Transcriber>,
 }
 
-#[wasm_bindgen(js_class = Transcriber)]
-impl Stream {
+#[wasm_bindgen]
+impl Transcriber {
     #[wasm_bindgen(constructor)]
     pub fn new(
         engine: &Engine,
@@ -122,35 +134,53 @@ impl Stream {
         channels: usize,
         total_frames: Option<f64>,
         options: JsValue,
-    ) -> Result<Stream, JsError> {
+    ) -> Result<Transcriber, JsValue> {
         let options: TranscribeOptions = from_js(&options, "options")?;
         let total = total_frames.filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64);
         let session = engine.inner.start(sample_rate, channels, total, options).map_err(js_err)?;
-        Ok(Stream { session: Some(session) })
+        Ok(Transcriber { session: Some(session) })
     }
 
-    /// Adds PCM: an Array of Float32Array, one per channel, all the same length. Runs the segments it completes.
-    pub fn push(&mut self, channels: Array, progress: Option<Function>) -> Result<(), JsError> {
+    fn session(&mut self) -> Result<&mut pipeline::Transcriber, JsValue> {
+        self.session.as_mut().ok_or_else(|| misuse("the transcription is finished"))
+    }
+
+    /// Adds PCM the page decoded: an Array of Float32Array, one per channel, all the same length. Runs the
+    /// segments it completes.
+    pub fn push(&mut self, channels: Array, progress: Option<Function>) -> Result<(), JsValue> {
         let pcm = planes(&channels)?;
-        let session = self.session.as_mut().ok_or_else(|| JsError::new("the transcription is finished"))?;
-        session.push(&pcm, &mut reporter(progress.as_ref())).map_err(js_err)
+        self.session()?.push(&pcm, &mut reporter(progress.as_ref())).map_err(js_err)
+    }
+
+    /// Moves the demuxer's decoded audio into the transcription (it never leaves wasm) and runs the segments it
+    /// completes. Returns the samples per channel it moved.
+    #[wasm_bindgen(js_name = pushFrom)]
+    pub fn push_from(&mut self, demuxer: &mut Demuxer, progress: Option<Function>) -> Result<f64, JsValue> {
+        let stream = &mut demuxer.stream;
+        let session = self.session()?;
+        let mut moved = 0;
+        while let Some(chunk) = stream.take() {
+            moved += chunk.first().map_or(0, Vec::len);
+            session.push(&chunk, &mut reporter(progress.as_ref())).map_err(js_err)?;
+        }
+        Ok(moved as f64)
     }
 
     /// Runs the rest and returns the result; the transcriber cannot be used after.
-    pub fn finish(&mut self, progress: Option<Function>) -> Result<Transcript, JsError> {
-        let session = self.session.take().ok_or_else(|| JsError::new("the transcription is finished"))?;
+    pub fn finish(&mut self, progress: Option<Function>) -> Result<Transcription, JsValue> {
+        let session = self.session.take().ok_or_else(|| misuse("the transcription is finished"))?;
         let t = session.finish(&mut reporter(progress.as_ref())).map_err(js_err)?;
-        Ok(Transcript { midi: midi::write(&t), t })
+        Ok(Transcription { midi: midi::write(&t), t })
     }
 }
 
 /// An Array of Float32Array as one Vec per channel.
-fn planes(channels: &Array) -> Result<Vec<Vec<f32>>, JsError> {
+fn planes(channels: &Array) -> Result<Vec<Vec<f32>>, JsValue> {
     channels
         .iter()
         .map(|c| c.dyn_into::<Float32Array>().map(|a| a.to_vec()))
         .collect::<Result<_, _>>()
-        .map_err(|_| JsError::new("channels must be an Array of Float32Array"))
+        .map_err(|_| misuse("channels must be an Array of Float32Array"))
 }
 
 /// The progress callback as the pipeline calls it.
@@ -174,28 +204,6 @@ fn reporter(progress: Option<&Function>) -> impl FnMut(&crate::Progress) -> Flow
 #[wasm_bindgen(js_name = defaultScoreOptions)]
 pub fn default_score_options() -> JsValue {
     to_js(&ScoreOptions::default())
-}
-
-/// A score of a transcription: `notes` as `Transcript.notes()` gives them ([onset, offset, pitch, velocity]
-/// per note), `pedals` as `Transcript.pedals()`, `options` a `ScoreOptions` object, `title` for the score.
-#[wasm_bindgen(js_name = makeScore)]
-pub fn make_score(notes: &[f64], pedals: &[f64], options: JsValue, title: String) -> Result<ScoreResult, JsError> {
-    let options: ScoreOptions = if options.is_undefined() || options.is_null() {
-        ScoreOptions::default()
-    } else {
-        from_js(&options, "score options")?
-    };
-    let mut t = Transcription::default();
-    for n in notes.chunks_exact(4) {
-        t.notes.push(crate::Note { onset: n[0], offset: n[1], pitch: n[2] as u8, velocity: n[3] as u8 });
-    }
-    for p in pedals.chunks_exact(4) {
-        if let Some(kind) = crate::PedalKind::from_controller(p[2] as u8) {
-            t.pedals.push(crate::Pedal { kind, start: p[0], end: p[1], value: p[3] as u8 });
-        }
-    }
-    let s = score::from_performance(&t, &options).map_err(js_err)?;
-    Ok(ScoreResult { musicxml: score::musicxml::write(&s, &title), midi: midi::write_score(&s), score: s })
 }
 
 /// A score: MusicXML, beat-aligned MIDI, and the beat times that map playback time to score time.
@@ -241,15 +249,15 @@ impl ScoreResult {
     }
 }
 
-/// The result of a transcription.
+/// The result of a transcription: its notes and pedals, and the MIDI file of them.
 #[wasm_bindgen]
-pub struct Transcript {
-    t: Transcription,
+pub struct Transcription {
+    t: notes::Transcription,
     midi: Vec<u8>,
 }
 
 #[wasm_bindgen]
-impl Transcript {
+impl Transcription {
     /// The standard MIDI file.
     pub fn midi(&self) -> Vec<u8> {
         self.midi.clone()
@@ -265,6 +273,14 @@ impl Transcript {
         let flat: Vec<f64> =
             self.t.pedals.iter().flat_map(|p| [p.start, p.end, p.kind.controller() as f64, p.value as f64]).collect();
         Float64Array::from(flat.as_slice())
+    }
+
+    /// A score of this transcription: `options` a `ScoreOptions` object (missing keys take their defaults),
+    /// `title` for the score.
+    pub fn score(&self, options: JsValue, title: String) -> Result<ScoreResult, JsValue> {
+        let options: ScoreOptions = from_js(&options, "score options")?;
+        let s = score::from_performance(&self.t, &options).map_err(js_err)?;
+        Ok(ScoreResult { musicxml: score::musicxml::write(&s, &title), midi: midi::write_score(&s), score: s })
     }
 }
 
@@ -318,224 +334,122 @@ impl MediaSource for BlobSource {
     }
 }
 
-/// The engine's own decoders for the lossless formats (PCM and ADPCM WAV, FLAC).
-fn lossless_codecs() -> CodecRegistry {
-    let mut r = CodecRegistry::new();
-    symphonia::default::register_enabled_codecs(&mut r);
-    r
+/// The engine's own decoders for the lossless formats (PCM and ADPCM WAV, FLAC); the browser decodes the rest.
+fn lossless_codecs() -> &'static CodecRegistry {
+    static CODECS: OnceLock<CodecRegistry> = OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut r = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut r);
+        r
+    })
 }
 
-/// A file opened for transcription: `new Demuxer(file)` (a File or Blob; its name's extension helps).
-/// `info()` says how to decode it. Lossless formats: `read()` returns decoded audio until null. The others:
-/// `nextPacket()` gives packets (null at the end) for an `AudioDecoder` configured as `info().decoder` says;
-/// hand each decoder output to `decoded(planes, sampleRate)` (or `failed(message)` for a packet it could not
-/// decode) in order, and take the placed audio with `take()`. `finish()` checks the end.
+/// A file opened for transcription: `new Demuxer(file, name)` (a File or Blob; its name's extension helps).
+/// `info()` says how it is decoded. When `info().decoder` is null the engine decodes it: while `decode()` says
+/// audio is ready, move it into the transcription with `Transcriber.pushFrom`. Else `nextPacket()` gives packets (null at the end) for an
+/// `AudioDecoder` configured as `info().decoder` says; hand each decoder output to `decoded(planes,
+/// sampleRate)` (or `failed(message)` for a packet it could not decode) in order, and move the audio into the
+/// transcription with `Transcriber.pushFrom`. `finish()` checks the end.
 #[wasm_bindgen]
 pub struct Demuxer {
-    container: Container,
-    timeline: Timeline,
-    own_decoder: Option<Box<dyn Decoder>>,
-    /// Packets given to the browser's decoder whose output has not come back yet.
-    in_flight: VecDeque<PacketTime>,
-    /// Samples trimmed from the start so far: a packet's raw position (where the decoder puts it, delay
-    /// included) is its place plus this.
-    trimmed: u64,
-    done: bool,
+    stream: FileStream,
 }
 
 #[wasm_bindgen]
 impl Demuxer {
     #[wasm_bindgen(constructor)]
-    pub fn new(file: Blob, name: String) -> Result<Demuxer, JsError> {
+    pub fn new(file: Blob, name: String) -> Result<Demuxer, JsValue> {
         if file.size() == 0.0 {
-            return Err(JsError::new(&format!("{name}: the file is empty (0 bytes)")));
+            return Err(js_err(Error::EmptyFile { path: name.into() }));
         }
-        let reader = FileReaderSync::new().map_err(|_| JsError::new("files can only be read in a worker"))?;
+        let reader = FileReaderSync::new().map_err(|_| misuse("files can only be read in a worker"))?;
         let len = file.size() as u64;
         let source = BlobSource { blob: SendWrapper::new(file), reader: SendWrapper::new(reader), pos: 0, len };
         let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-        let container = Container::open(Box::new(source), extension.as_deref(), &name).map_err(js_err)?;
-        let own_decoder = match web_codec(&container) {
-            Some(_) => None,
-            None => {
-                Some(lossless_codecs().make(container.codec_params(), &DecoderOptions::default()).map_err(|e| {
-                    js_err(crate::Error::UnsupportedFormat { what: name.clone(), detail: e.to_string() })
-                })?)
-            }
-        };
-        let timeline = Timeline::new(&name, container.sample_rate(), container.channels());
-        Ok(Demuxer { container, timeline, own_decoder, in_flight: VecDeque::new(), trimmed: 0, done: false })
+        let stream =
+            FileStream::open(Box::new(source), extension.as_deref(), &name, lossless_codecs(), true).map_err(js_err)?;
+        Ok(Demuxer { stream })
     }
 
     /// `{ sampleRate, channels (null if the codec says), totalFrames (null if unknown), decoder }`, where
     /// `decoder` is null when the engine decodes the file itself, else the `AudioDecoderConfig` for WebCodecs.
-    pub fn info(&self) -> Result<JsValue, JsError> {
+    pub fn info(&self) -> JsValue {
         let o = Object::new();
-        let set = |k: &str, v: JsValue| Reflect::set(&o, &k.into(), &v).map(|_| ());
-        let c = &self.container;
-        let opt = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from);
-        let js = |_| JsError::new("cannot build the info object");
-        set("sampleRate", c.sample_rate().into()).map_err(js)?;
-        set("channels", opt(c.channels().map(|n| n as f64))).map_err(js)?;
-        set("totalFrames", opt(c.total_frames().map(|n| n as f64))).map_err(js)?;
-        let decoder = match web_codec(c) {
-            None => JsValue::NULL,
-            Some(WebCodec { codec, description, channels: codec_channels }) => {
-                let d = Object::new();
-                let ds = |k: &str, v: JsValue| Reflect::set(&d, &k.into(), &v).map(|_| ());
-                ds("codec", codec.into()).map_err(js)?;
-                ds("sampleRate", c.sample_rate().into()).map_err(js)?;
-                // MP4 leaves the count to the codec's own configuration.
-                ds("numberOfChannels", c.channels().or(codec_channels).unwrap_or(2).into()).map_err(js)?;
-                if let Some(desc) = description {
-                    ds("description", Uint8Array::from(desc.as_slice()).into()).map_err(js)?;
-                }
-                d.into()
-            }
+        let set = |o: &Object, k: &str, v: JsValue| {
+            let _ = Reflect::set(o, &k.into(), &v);
         };
-        set("decoder", decoder).map_err(js)?;
-        Ok(o.into())
+        let opt = |v: Option<f64>| v.map_or(JsValue::NULL, JsValue::from);
+        let s = &self.stream;
+        set(&o, "sampleRate", s.sample_rate().into());
+        set(&o, "channels", opt(s.channels().map(|n| n as f64)));
+        set(&o, "totalFrames", opt(s.total_frames().map(|n| n as f64)));
+        let decoder = s.web_codec().map_or(JsValue::NULL, |c| {
+            let d = to_js(c);
+            // WebCodecs takes the description as bytes (a BufferSource), not as JSON's array of numbers.
+            if let Some(bytes) = &c.description {
+                set(d.unchecked_ref(), "description", Uint8Array::from(bytes.as_slice()).into());
+            }
+            d
+        });
+        set(&o, "decoder", decoder);
+        o.into()
     }
 
     /// The next packet for the browser's decoder, `{ data: Uint8Array, timestamp, duration }` (microseconds,
     /// where the decoder's output starts, encoder delay included), or null at the end.
     #[wasm_bindgen(js_name = nextPacket)]
-    pub fn next_packet(&mut self) -> Result<JsValue, JsError> {
-        {
-            let Some((packet, time)) = self.container.next_packet().map_err(js_err)? else {
-                self.done = true;
-                return Ok(JsValue::NULL);
-            };
-            let raw_len = time.frames + time.trim_start + time.trim_end;
-            let raw_start = time.start + self.trimmed;
-            self.trimmed += time.trim_start;
-            // A packet that decodes to nothing (Vorbis's first, which only primes the decoder) still goes to the
-            // decoder, but no output is awaited for it.
-            if raw_len > 0 {
-                self.in_flight.push_back(time);
-            }
-            let rate = self.container.sample_rate() as f64;
-            let o = Object::new();
-            let js = |_| JsError::new("cannot build the packet object");
-            Reflect::set(&o, &"data".into(), &Uint8Array::from(&packet.data[..]).into()).map_err(js)?;
-            Reflect::set(&o, &"timestamp".into(), &(raw_start as f64 * 1e6 / rate).round().into()).map_err(js)?;
-            Reflect::set(&o, &"duration".into(), &(raw_len as f64 * 1e6 / rate).round().into()).map_err(js)?;
-            Ok(o.into())
-        }
+    pub fn next_packet(&mut self) -> Result<JsValue, JsValue> {
+        let Some(p) = self.stream.next_packet().map_err(js_err)? else { return Ok(JsValue::NULL) };
+        let o = Object::new();
+        let _ = Reflect::set(&o, &"data".into(), &Uint8Array::from(p.data.as_slice()).into());
+        let _ = Reflect::set(&o, &"timestamp".into(), &p.timestamp_us.into());
+        let _ = Reflect::set(&o, &"duration".into(), &p.duration_us.into());
+        Ok(o.into())
     }
 
     /// Packets handed out whose decoded output has not come back.
     #[wasm_bindgen(js_name = inFlight)]
     pub fn in_flight(&self) -> usize {
-        self.in_flight.len()
+        self.stream.in_flight()
     }
 
     /// The browser decoder's output for the oldest packet in flight: an Array of Float32Array (planar).
-    pub fn decoded(&mut self, channels: Array, sample_rate: u32) -> Result<(), JsError> {
-        let time = self.in_flight.pop_front().ok_or_else(|| JsError::new("decoder output without a packet"))?;
-        self.timeline.decoded(&time, sample_rate, planes(&channels)?).map_err(js_err)
+    pub fn decoded(&mut self, channels: Array, sample_rate: u32) -> Result<(), JsValue> {
+        let pcm = planes(&channels)?;
+        self.stream.decoded(sample_rate, pcm).map_err(js_err)
     }
 
     /// The oldest packet in flight could not be decoded: silence in its place.
-    pub fn failed(&mut self, message: String) -> Result<(), JsError> {
-        let time = self.in_flight.pop_front().ok_or_else(|| JsError::new("decoder error without a packet"))?;
-        self.timeline.failed(&time, message).map_err(js_err)
+    pub fn failed(&mut self, message: String) -> Result<(), JsValue> {
+        self.stream.failed(message).map_err(js_err)
     }
 
-    /// All decoded audio ready to transcribe, as one piece (an Array of Float32Array), or null.
-    pub fn take(&mut self) -> Option<Array> {
-        let mut all = self.timeline.take()?;
-        while let Some(chunk) = self.timeline.take() {
-            all.iter_mut().zip(chunk).for_each(|(a, c)| a.extend_from_slice(&c));
-        }
-        Some(all.iter().map(|c| JsValue::from(Float32Array::from(&c[..]))).collect())
+    /// Where the engine decodes the file: decodes packets until some audio is ready for `Transcriber.pushFrom`
+    /// (true) or the file has ended (false).
+    pub fn decode(&mut self) -> Result<bool, JsValue> {
+        self.stream.fill().map_err(js_err)?;
+        Ok(self.stream.has_ready())
     }
 
-    /// Lossless formats: the next decoded audio (an Array of Float32Array), or null at the end.
-    pub fn read(&mut self) -> Result<Option<Array>, JsError> {
-        while !self.timeline.has_ready() && !self.done {
-            let decoder =
-                self.own_decoder.as_mut().ok_or_else(|| JsError::new("this file is decoded by the browser"))?;
-            let Some((packet, time)) = self.container.next_packet().map_err(js_err)? else {
-                self.done = true;
-                break;
-            };
-            let packet = Packet::new_from_boxed_slice(packet.track_id(), packet.ts, packet.dur, packet.data);
-            match decoder.decode(&packet).map(planar) {
-                Ok((rate, pcm)) => self.timeline.decoded(&time, rate, pcm).map_err(js_err)?,
-                Err(e) => self.timeline.failed(&time, e.to_string()).map_err(js_err)?,
-            }
-        }
-        if let Some(chunk) = self.timeline.take() {
-            return Ok(Some(chunk.iter().map(|c| JsValue::from(Float32Array::from(&c[..]))).collect()));
-        }
-        self.finish()?;
-        Ok(None)
+    /// Decoded audio waits to be moved into a transcription.
+    #[wasm_bindgen(js_name = hasAudio)]
+    pub fn has_audio(&self) -> bool {
+        self.stream.has_ready()
     }
 
     /// After the last packet's output: an error if nothing could be decoded or the file stops well short of
     /// the length it states.
-    pub fn finish(&self) -> Result<(), JsError> {
-        self.timeline.finish(self.container.total_frames()).map_err(js_err)
+    pub fn finish(&self) -> Result<(), JsValue> {
+        self.stream.finish().map_err(js_err)
     }
 
     /// Channels, once known (the first decoded packet tells, where the container does not).
     pub fn channels(&self) -> Option<usize> {
-        self.timeline.channels()
+        self.stream.channels()
     }
 
     /// Where silence stands in for audio that could not be decoded: one message each.
     pub fn warnings(&self) -> Array {
-        self.timeline.warnings().iter().map(|w| JsValue::from(w.to_string())).collect()
+        self.stream.warnings().iter().map(|w| JsValue::from(w.to_string())).collect()
     }
-}
-
-/// How the browser's `AudioDecoder` is configured for a codec it decodes.
-struct WebCodec {
-    codec: String,
-    description: Option<Vec<u8>>,
-    /// The channel count the codec's own configuration gives (MP4 leaves it to the codec).
-    channels: Option<usize>,
-}
-
-/// The WebCodecs configuration for codecs the browser decodes; None for those decoded here.
-fn web_codec(c: &Container) -> Option<WebCodec> {
-    let extra = c.codec_params().extra_data.as_deref();
-    let plain = |codec: &str, description| Some(WebCodec { codec: codec.into(), description, channels: None });
-    match c.codec() {
-        CODEC_TYPE_MP3 => plain("mp3", None),
-        CODEC_TYPE_AAC => {
-            // Without an AudioSpecificConfig, AAC-LC (object type 2) is what the stream almost surely is.
-            let asc = extra.and_then(AacConfig::parse);
-            Some(WebCodec {
-                codec: format!("mp4a.40.{}", asc.map_or(2, |a| a.object_type)),
-                description: extra.map(<[u8]>::to_vec),
-                channels: asc.and_then(|a| a.channels),
-            })
-        }
-        // Without a description the decoder takes mono or stereo as numberOfChannels says, and leaves the
-        // pre-skip to us (the timeline trims it, as in the CLI).
-        CODEC_TYPE_OPUS => plain("opus", None),
-        CODEC_TYPE_VORBIS => plain("vorbis", extra.map(vorbis_description)),
-        _ => None,
-    }
-}
-
-/// WebCodecs' Vorbis description (Xiph extradata): the three header packets, laced. Symphonia keeps the
-/// identification (30 bytes) and setup headers; the comment header is rebuilt empty.
-fn vorbis_description(extra: &[u8]) -> Vec<u8> {
-    let (ident, setup) = extra.split_at(30.min(extra.len()));
-    let mut comment = b"\x03vorbis".to_vec();
-    comment.extend_from_slice(&0u32.to_le_bytes()); // vendor string length
-    comment.extend_from_slice(&0u32.to_le_bytes()); // comment count
-    comment.push(1); // framing bit
-    let mut d = vec![2u8];
-    for len in [ident.len(), comment.len()] {
-        d.extend(std::iter::repeat_n(255u8, len / 255));
-        d.push((len % 255) as u8);
-    }
-    d.extend_from_slice(ident);
-    d.extend_from_slice(&comment);
-    d.extend_from_slice(setup);
-    d
 }

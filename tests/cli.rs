@@ -114,3 +114,37 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     assert_eq!(code, 1);
     assert!(err.contains("one: estimate has no reference") && err.contains("no piece has both"), "{err}");
 }
+
+/// `info --json` (what build.sh lists the page's models with) says what each shipped bundle is, its measured
+/// maps-dev scores from its provenance, and what it is refused for; `info` prints the same.
+#[test]
+fn info_describes_each_shipped_bundle() {
+    for (file, family, segment) in
+        [("models/transkun-v2.pscb", "transkun-v2", 16.0), ("models/oaf-small.pscb", "onsets-frames", 20.0)]
+    {
+        let path = common::repo(file);
+        let (code, out, err) = pianoscribe(&["info", "--json", "--model", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["family"], family);
+        assert_eq!(v["bytes"].as_u64(), Some(std::fs::metadata(&path).unwrap().len()));
+        assert_eq!(v["segmentSeconds"].as_f64(), Some(segment));
+        let note = v["provenance"]["scores"]["maps-dev"]["note"].as_f64().unwrap();
+        assert!((0.5..1.0).contains(&note), "{file}: maps-dev note F1 {note}");
+        let (code, text, _) = pianoscribe(&["info", "--model", path.to_str().unwrap()]);
+        assert_eq!(code, 0);
+        assert!(text.contains(&format!("family: {family}")) && text.contains(&format!("note F1 {note:.3}")), "{text}");
+    }
+    // Thresholds and calibration are Onsets & Frames' alone: another family is named in the refusal.
+    let wav = common::shared("data/stereo-44k/madmom_stereo_sample.wav");
+    let (code, _, err) = pianoscribe(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-o",
+        tmp("t.mid").to_str().unwrap(),
+        "--thresholds",
+        "/nonexistent.txt",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--thresholds needs an Onsets & Frames model; this one is transkun-v2"), "{err}");
+}

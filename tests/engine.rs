@@ -6,7 +6,7 @@ use std::io::Write;
 use pianoscribe::audio::{AudioFile, PcmBuffer};
 use pianoscribe::metrics::{evaluate, EvalOptions};
 use pianoscribe::notes::read_note_table;
-use pianoscribe::{midi, Error, Flow, TranscribeOptions, Transcriber};
+use pianoscribe::{midi, Engine, Error, Flow, TranscribeOptions};
 
 mod common;
 use common::{engine, shared, wav_bytes};
@@ -163,15 +163,15 @@ fn bad_files_give_clear_errors() {
 #[test]
 fn wrong_or_damaged_model_files_are_rejected() {
     let wav = wav_bytes(44_100, &[vec![0.0; 100]]);
-    let e = Transcriber::from_bytes(&wav).err().unwrap();
+    let e = Engine::from_bytes(&wav).err().unwrap();
     assert!(matches!(e, Error::ModelFormat(_)), "{e}");
     let good = common::model_bytes();
-    let e = Transcriber::from_bytes(&good[..good.len() - 1000]).err().unwrap();
+    let e = Engine::from_bytes(&good[..good.len() - 1000]).err().unwrap();
     assert!(matches!(e, Error::ModelCorrupt(_)), "{e}");
     let mut flipped = good.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x55;
-    let e = Transcriber::from_bytes(&flipped).err().unwrap();
+    let e = Engine::from_bytes(&flipped).err().unwrap();
     assert!(matches!(e, Error::ModelCorrupt(_)) && e.to_string().contains("checksum"), "{e}");
 }
 

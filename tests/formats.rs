@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use pianoscribe::audio::{AudioFile, PcmSource};
+use pianoscribe::audio::{AudioFile, FileStream, PcmSource};
 use pianoscribe::metrics::{match_notes, EvalOptions};
 use pianoscribe::{Flow, Note, TranscribeOptions};
 
@@ -199,4 +199,93 @@ fn undecodable_audio_is_refused_not_transcribed_as_silence() {
         }
     };
     assert!(err.contains("corrupt or truncated") && err.contains("undecodable from 0.97 s on"), "{err}");
+}
+
+/// The page's path, natively: the engine hands each packet out as it would to the browser's WebCodecs decoder
+/// (with the decoder configuration it would give), a decoder outside the engine decodes it (symphonia's own
+/// here, standing in for the browser's) and hands the audio back. The recording comes out sample for sample as
+/// the CLI's path decodes it, damaged files included; WAV and FLAC are decoded by the engine itself.
+#[test]
+fn the_pages_packet_path_places_audio_as_the_clis_does() {
+    use symphonia::core::codecs::DecoderOptions;
+    use symphonia::core::formats::Packet;
+    let dir = matrix();
+    // (file, the WebCodecs codec string: none where the engine decodes the file itself)
+    let cases: &[(&str, Option<&str>)] = &[
+        ("wav-s16.wav", None),
+        ("flac.flac", None),
+        ("lame-cbr128.mp3", Some("mp3")),
+        ("lame-vbr.mp3", Some("mp3")),
+        ("ffmpeg.mp3", Some("mp3")),
+        ("vorbis.ogg", Some("vorbis")),
+        ("aac.m4a", Some("mp4a.40.2")),
+        ("aac-noedit.m4a", Some("mp4a.40.2")),
+        ("damaged-lame-cbr128.mp3", Some("mp3")),
+        ("damaged-vorbis.ogg", Some("vorbis")),
+        ("damaged-aac.m4a", Some("mp4a.40.2")),
+    ];
+    let codecs = symphonia::default::get_codecs();
+    for &(file, codec) in cases {
+        let path = dir.join(file);
+        let ext = path.extension().and_then(|e| e.to_str());
+        let mut s = FileStream::open(Box::new(std::fs::File::open(&path).unwrap()), ext, file, codecs, true).unwrap();
+        let config = s.web_codec().cloned();
+        assert_eq!(config.as_ref().map(|c| c.codec.as_str()), codec, "{file}");
+        let mut pcm: Vec<Vec<f32>> = vec![];
+        let mut keep = |chunk: Vec<Vec<f32>>| {
+            pcm.resize(chunk.len(), vec![]);
+            pcm.iter_mut().zip(chunk).for_each(|(p, c)| p.extend(c));
+        };
+        match config {
+            None => {
+                while let Some(chunk) = s.next_chunk().unwrap() {
+                    keep(chunk);
+                }
+            }
+            Some(c) => {
+                assert_eq!((c.sample_rate, c.number_of_channels), (44_100, 2), "{file}");
+                match c.codec.as_str() {
+                    "mp3" => assert_eq!(c.description, None),
+                    // AAC-LC, 44.1 kHz, stereo: its AudioSpecificConfig starts 0x12 0x10 (ffmpeg adds an SBR sync
+                    // extension after it).
+                    "mp4a.40.2" => assert_eq!(c.description.as_deref().map(|d| &d[..2]), Some(&[0x12u8, 0x10][..])),
+                    // Three Vorbis headers, laced: two lengths given, the identification header's 30 first.
+                    _ => assert_eq!(c.description.as_deref().map(|d| &d[..2]), Some(&[2u8, 30][..]), "{file}"),
+                }
+                let mut decoder = codecs.make(s.codec_params(), &DecoderOptions::default()).unwrap();
+                let mut last = f64::NEG_INFINITY;
+                while let Some(p) = s.next_packet().unwrap() {
+                    assert!(p.timestamp_us >= last && p.duration_us >= 0.0, "{file}: packet times go back");
+                    last = p.timestamp_us;
+                    // Every packet goes to the decoder; one that decodes to nothing (Vorbis's first) awaits no output.
+                    let packet = Packet::new_from_boxed_slice(0, 0, 0, p.data.into_boxed_slice());
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        decoder.decode(&packet).map(pianoscribe::audio::container::planar).map_err(|e| e.to_string())
+                    }))
+                    .unwrap_or_else(|_| Err("the decoder failed on it".into()));
+                    if out.is_err() {
+                        decoder.reset();
+                    }
+                    if s.in_flight() == 0 {
+                        continue;
+                    }
+                    match out {
+                        Ok((rate, planes)) => s.decoded(rate, planes).unwrap(),
+                        Err(e) => s.failed(e).unwrap(),
+                    }
+                    while let Some(chunk) = s.take() {
+                        keep(chunk);
+                    }
+                }
+                assert_eq!(s.in_flight(), 0);
+                s.finish().unwrap();
+            }
+        }
+        let (_, cli) = load_pcm(&path);
+        assert_eq!(pcm.len(), cli.len(), "{file}: channels");
+        for (c, (ours, theirs)) in pcm.iter().zip(&cli).enumerate() {
+            assert_eq!(ours.len(), theirs.len(), "{file}: channel {c} length");
+            assert!(ours == theirs, "{file}: channel {c} differs from the CLI's decoding");
+        }
+    }
 }

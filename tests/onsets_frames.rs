@@ -8,7 +8,7 @@
 use pianoscribe::audio::PcmBuffer;
 use pianoscribe::bundle::Bundle;
 use pianoscribe::family::onsets_frames::OnsetsFrames;
-use pianoscribe::{Error, Flow, Note, TranscribeOptions, Transcriber};
+use pianoscribe::{Engine, Error, Flow, Note, TranscribeOptions};
 
 mod common;
 use common::{load_pcm, notes_from_json, repo, shared};
@@ -38,8 +38,8 @@ fn excerpt() -> Vec<f32> {
     pcm[0][..(seconds * rate as f64) as usize].to_vec()
 }
 
-fn tiny() -> Transcriber {
-    Transcriber::from_bytes(&fixture("oaf-tiny.pscb")).unwrap()
+fn tiny() -> Engine {
+    Engine::from_bytes(&fixture("oaf-tiny.pscb")).unwrap()
 }
 
 /// librosa's log-mel of the first window (`tools/oaf/frontend.py`, librosa_log_mel) against ours. The dB
@@ -72,7 +72,7 @@ fn front_end_matches_librosa() {
 fn probabilities_match_pytorch() {
     let model = OnsetsFrames::load(&fixture("oaf-tiny.pscb"), "this test").unwrap();
     let cfg = &model.config().segments;
-    let t = Transcriber::new(model.clone());
+    let t = Engine::new(model.clone());
     let audio = excerpt();
     let (hop, seg) = (cfg.hop, cfg.segment_samples());
     let (lead, step) = (cfg.lead_in_frames(), cfg.step_samples() / hop);
@@ -102,7 +102,7 @@ fn probabilities_match_pytorch() {
     }
 }
 
-fn notes_of(t: &Transcriber, options: TranscribeOptions) -> Vec<Note> {
+fn notes_of(t: &Engine, options: TranscribeOptions) -> Vec<Note> {
     let mut src = PcmBuffer::new(16_000, vec![excerpt()]).unwrap();
     t.transcribe(&mut src, options, &mut |_| Flow::Continue).unwrap().notes
 }
@@ -139,12 +139,12 @@ fn broken_bundles_are_clear_errors() {
     let network = parsed.part("network").unwrap();
     let mut unknown = parsed.header.clone();
     unknown["family"] = "magenta-mt3".into();
-    let e = Transcriber::from_bytes(&parsed.with_header(&unknown).unwrap()).err().unwrap();
+    let e = Engine::from_bytes(&parsed.with_header(&unknown).unwrap()).err().unwrap();
     assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'magenta-mt3'")), "{e}");
     let renamed = Bundle::write(&parsed.header, &[("backbone", network)]).unwrap();
-    let e = Transcriber::from_bytes(&renamed).err().unwrap();
+    let e = Engine::from_bytes(&renamed).err().unwrap();
     assert!(matches!(&e, Error::ModelMismatch(m) if m.contains("'network'")), "{e}");
-    let e = Transcriber::from_bytes(&bundle[..bundle.len() / 2]).err().unwrap();
+    let e = Engine::from_bytes(&bundle[..bundle.len() / 2]).err().unwrap();
     assert!(matches!(e, Error::ModelCorrupt(_)), "{e}");
     // Thresholds options are refused for a Transkun model, named for what they are.
     let e = common::engine()
@@ -160,7 +160,7 @@ fn broken_bundles_are_clear_errors() {
 #[test]
 fn the_shipped_model_transcribes_maps_dev() {
     let bundle = std::fs::read(repo("models/oaf-small.pscb")).unwrap();
-    let t = Transcriber::from_bytes(&bundle).unwrap();
+    let t = Engine::from_bytes(&bundle).unwrap();
     let (rate, pcm) = load_pcm(&shared(AUDIO));
     let run = |options: TranscribeOptions| {
         let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();

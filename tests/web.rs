@@ -5,7 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function};
-use pianoscribe::web::{Engine, Stream as Transcriber};
+use pianoscribe::web::{Engine, Transcriber};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -18,24 +18,28 @@ use web_common::*;
 #[wasm_bindgen_test]
 fn real_recording_matches_the_cli_on_one_thread() {
     let (rate, pcm) = parse_wav(WAV);
-    let single = notes(&Engine::new(MODEL).map_err(JsValue::from).unwrap(), &pcm, rate);
+    let single = notes(&Engine::new(MODEL).unwrap(), &pcm, rate);
     assert_eq!(pianoscribe::web::thread_count(), 1);
     assert_same("single-threaded vs CLI", &single, &cli_notes());
 }
 
 #[wasm_bindgen_test]
-fn errors_come_back_as_messages() {
+fn errors_come_back_as_messages_of_a_kind() {
     let e = Engine::new(b"RIFF not a model").err().unwrap();
+    assert_eq!(kind(&e), "bad-model");
     assert!(message(e).contains("not a pianoscribe model"));
 
-    let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
+    let engine = Engine::new(MODEL).unwrap();
     let start = |rate: u32, channels: usize, options: JsValue| Transcriber::new(&engine, rate, channels, None, options);
     let e = start(4_000, 1, JsValue::UNDEFINED).err().unwrap();
+    assert_eq!(kind(&e), "unsupported");
     assert!(message(e).contains("sample rate 4000 Hz is not supported"));
     let e = start(44_100, 0, JsValue::UNDEFINED).err().unwrap();
     assert!(message(e).contains("0 audio channels"));
     let typo = js_sys::JSON::parse(r#"{"pedalExtnd": true}"#).unwrap();
-    let m = message(start(44_100, 1, typo).err().unwrap());
+    let e = start(44_100, 1, typo).err().unwrap();
+    assert_eq!(kind(&e), "invalid-input");
+    let m = message(e);
     assert!(m.contains("invalid options") && m.contains("pedalExtnd"), "{m}");
     let bad_hop = js_sys::JSON::parse(r#"{"segmentHopSeconds": 40}"#).unwrap();
     assert!(message(start(44_100, 1, bad_hop).err().unwrap()).contains("segment hop 40 s"));
@@ -46,22 +50,25 @@ fn errors_come_back_as_messages() {
     let not_floats: Array = [JsValue::from_str("x")].into_iter().collect();
     assert!(message(t.push(not_floats, None).err().unwrap()).contains("Array of Float32Array"));
     // Nothing pushed: no audio.
-    assert!(message(t.finish(None).err().unwrap()).contains("no audio samples"));
+    let e = t.finish(None).err().unwrap();
+    assert_eq!(kind(&e), "no-audio");
+    assert!(message(e).contains("no audio samples"));
     assert!(message(t.finish(None).err().unwrap()).contains("finished"));
 
     // Returning false from the progress callback cancels after the first segment.
     let (rate, pcm) = parse_wav(WAV);
     let stop = Function::new_with_args("fraction, seconds, notes", "return false;");
     let mut t = Transcriber::new(&engine, rate, pcm.len(), None, JsValue::UNDEFINED).unwrap();
-    t.push(channels(&pcm), Some(stop.clone())).map_err(JsValue::from).unwrap();
+    t.push(channels(&pcm), Some(stop.clone())).unwrap();
     let e = t.finish(Some(stop)).err().unwrap();
+    assert_eq!(kind(&e), "cancelled");
     assert_eq!(message(e), "transcription cancelled");
 }
 
 #[wasm_bindgen_test]
 fn options_come_from_the_engine() {
     let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap();
-    let engine = Engine::new(MODEL).map_err(JsValue::from).unwrap();
+    let engine = Engine::new(MODEL).unwrap();
     let defaults = engine.default_options();
     assert_eq!(get(&defaults, "segmentHopSeconds").as_f64(), Some(pianoscribe::DEFAULT_SEGMENT_HOP_SECONDS));
     assert_eq!(get(&defaults, "includePedals").as_bool(), Some(true));

@@ -3,7 +3,6 @@
 #![cfg(target_arch = "wasm32")]
 
 use pianoscribe::web::Engine;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
@@ -16,6 +15,6 @@ async fn real_recording_matches_the_cli_on_two_threads() {
     wasm_bindgen_futures::JsFuture::from(pianoscribe::web::init_thread_pool(2)).await.unwrap();
     assert_eq!(pianoscribe::web::thread_count(), 2);
     let (rate, pcm) = parse_wav(WAV);
-    let threaded = notes(&Engine::new(MODEL).map_err(JsValue::from).unwrap(), &pcm, rate);
+    let threaded = notes(&Engine::new(MODEL).unwrap(), &pcm, rate);
     assert_same("two threads vs CLI", &threaded, &cli_notes());
 }

@@ -20,6 +20,7 @@ const state = {
   busy: false,
   notes: new Float64Array(0),
   pedals: new Float64Array(0),
+  transcription: null, // the id of the worker's copy of the last transcription (its score is written there)
   duration: 0,
   name: 'transcription',
   midiUrl: null,
@@ -108,7 +109,7 @@ async function showView(view) {
   $('view-score').disabled = true;
   try {
     const engine = await startEngine();
-    const score = await engine.score(state.notes, state.pedals, options, state.name);
+    const score = await engine.score(state.transcription, options, state.name);
     state.score = score;
     state.scoreKey = key;
     $('score-status').textContent = `${score.summary.bars} bars of ${score.summary.timeSignature}; drawing…`;
@@ -295,6 +296,7 @@ async function transcribe(file) {
     });
     state.notes = result.notes;
     state.pedals = result.pedals;
+    state.transcription = result.id; // the worker keeps it: the score is written from there
     if (!state.duration) state.duration = result.notes.length ? Math.max(...result.notes.filter((_, i) => i % 4 === 1)) : 0;
     const secs = (performance.now() - started) / 1000;
     document.body.dataset.lastRunSeconds = secs.toFixed(3);

@@ -1,8 +1,10 @@
 // Decoding in the worker, piece by piece: the engine's demuxer reads the file in pieces and says where each
 // packet's samples belong; compressed audio (MP3, AAC, Opus, Vorbis) is decoded by the browser's own codecs
-// (WebCodecs AudioDecoder), lossless audio (WAV, FLAC) by the engine. Only a few packets and one piece of
-// decoded audio are held at a time. Where neither works (a container the engine does not read, a browser
-// without WebCodecs, ?decode=whole), the page decodes the whole file with decodeAudioData instead.
+// (WebCodecs AudioDecoder), whose output goes straight back into the engine, lossless audio (WAV, FLAC) by the
+// engine itself. Decoded audio stays in the engine (the worker moves it into the transcription with
+// Transcriber.pushFrom). Only a few packets and one piece of decoded audio are held at a time. Where neither
+// works (a container the engine does not read, a browser without WebCodecs, ?decode=whole), the page decodes
+// the whole file with decodeAudioData instead, and its audio is pushed in pieces.
 
 // Packets handed to the browser's decoder before its output is awaited.
 const MAX_IN_FLIGHT = 16;
@@ -17,6 +19,16 @@ function planesOf(data) {
     planes.push(p);
   }
   return planes;
+}
+
+// Lets the worker's other tasks run now and then (a message channel: timers would be clamped to 4 ms).
+function breather() {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < 100) return;
+    await new Promise((resolve) => { const ch = new MessageChannel(); ch.port1.onmessage = resolve; ch.port2.postMessage(0); });
+    last = performance.now();
+  };
 }
 
 async function* webCodecs(demux, info) {
@@ -61,7 +73,7 @@ async function* webCodecs(demux, info) {
           decoder = make();
         }
       }
-      for (let c; (c = demux.take());) yield { channels: c, sampleRate: info.sampleRate };
+      if (demux.hasAudio()) yield { demux, sampleRate: info.sampleRate, channelCount: demux.channels() };
       if (ended && demux.inFlight() === 0) break;
     }
     demux.finish();
@@ -70,8 +82,10 @@ async function* webCodecs(demux, info) {
   }
 }
 
-// An async iterable of { info } (once, first: how the file is decoded, its rate and length) then
-// { channels, sampleRate } pieces; `warnings()` lists where damaged audio was replaced by silence.
+// An async iterable of { info } (once, first: how the file is decoded, its rate and length), then each time
+// decoded audio is ready, either { demux, sampleRate, channelCount } (the audio waits in the engine's demuxer:
+// move it with Transcriber.pushFrom before asking for the next) or, when the page decoded the file,
+// { channels, sampleRate } (planes to push). `warnings()` lists where damaged audio was replaced by silence.
 // `pcmFromPage(reason, sampleRate)` asks the page to decode the file whole.
 export function decodePieces(wasm, file, { whole = false, pcmFromPage }) {
   let demux = null;
@@ -89,16 +103,12 @@ export function decodePieces(wasm, file, { whole = false, pcmFromPage }) {
     }
     if (demux && info.decoder === null) {
       yield { info: { ...info, how: 'engine' } };
-      let sinceYield = 0;
-      for (let c; (c = demux.read());) {
-        yield { channels: c, sampleRate: info.sampleRate };
-        // Let the worker's other tasks run now and then (a message channel: timers would be clamped to 4 ms).
-        sinceYield += c[0].length;
-        if (sinceYield >= info.sampleRate * 10) {
-          sinceYield = 0;
-          await new Promise((resolve) => { const ch = new MessageChannel(); ch.port1.onmessage = resolve; ch.port2.postMessage(0); });
-        }
+      const breathe = breather();
+      while (demux.decode()) {
+        yield { demux, sampleRate: info.sampleRate, channelCount: demux.channels() };
+        await breathe();
       }
+      demux.finish();
       return;
     }
     if (demux) {
@@ -114,7 +124,7 @@ export function decodePieces(wasm, file, { whole = false, pcmFromPage }) {
     const { channels, sampleRate } = await pcmFromPage(reason, info ? info.sampleRate : null);
     yield { info: { sampleRate, totalFrames: channels[0].length, how: 'whole' } };
     for (let at = 0; at < channels[0].length; at += WHOLE_PIECE) {
-      yield { channels: channels.map((c) => c.subarray(at, at + WHOLE_PIECE)), sampleRate };
+      yield { channels: channels.map((c) => c.subarray(at, at + WHOLE_PIECE)), sampleRate, channelCount: channels.length };
     }
   }
   return {

@@ -25,6 +25,30 @@ async function decodeWhole(file, sampleRate) {
   return { channels, sampleRate: audio.sampleRate };
 }
 
+// What the user reads when a run fails, by the error's kind (src/error.rs `Error::kind`, worker.js `describe`).
+function explain(m, file) {
+  switch (m.kind) {
+    case 'cancelled':
+      return 'Cancelled.';
+    case 'out-of-memory':
+      return `The browser ran out of memory for this recording (${m.message}). ${TRY}`;
+    case 'trap':
+      return `The engine failed on this recording (${m.message}). ${TRY}`;
+    case 'unsupported':
+    case 'corrupt':
+    case 'no-audio':
+      return `“${file.name}” could not be transcribed: ${m.message}.`;
+    default:
+      return `Transcription failed: ${m.message}`;
+  }
+}
+
+function explainScore(m) {
+  return m.kind === 'out-of-memory' || m.kind === 'trap'
+    ? `No score could be written: the engine failed (${m.message}). Transcribe the file again.`
+    : `No score could be written: ${m.message}`;
+}
+
 export class EngineClient {
   // model: the bundle's bytes (kept to start a new worker); threads: pool size; search: the page's query.
   constructor({ model, threads, search, hashes }) {
@@ -88,7 +112,7 @@ export class EngineClient {
       this.scores.delete(m.id);
       if (!pending) return;
       if (m.type === 'scored') pending.resolve(m);
-      else pending.reject(new UserError(`No score could be written: ${m.message}`));
+      else pending.reject(new UserError(explainScore(m)));
       return;
     }
     const run = this.run;
@@ -108,11 +132,7 @@ export class EngineClient {
       run.resolve(m);
     } else if (m.type === 'error') {
       this.run = null;
-      if (m.message === 'transcription cancelled') run.reject(new UserError('Cancelled.'));
-      else if (m.outOfMemory) run.reject(new UserError(`The browser ran out of memory for this recording (${m.message}). ${TRY}`));
-      else if (m.fatal) run.reject(new UserError(`The engine failed on this recording (${m.message}). ${TRY}`));
-      else run.reject(new UserError(m.message.includes('not a supported audio file') || m.message.includes('corrupt')
-        ? `“${run.file.name}” could not be transcribed: ${m.message}.` : `Transcription failed: ${m.message}`));
+      run.reject(new UserError(explain(m, run.file)));
       // After a wasm trap the engine's memory is in an unknown state: a new worker for the next file.
       if (m.fatal) this.start().catch(() => {});
     }
@@ -130,14 +150,15 @@ export class EngineClient {
     });
   }
 
-  // A score of a transcription (notes and pedals as the transcription gave them; options a ScoreOptions
-  // object). Resolves with { musicxml, midi, beatTimes, quartersPerBeat, summary }; rejects with a UserError.
-  async score(notes, pedals, options, title) {
+  // A score of a finished transcription (`transcription`: the id its result carried; the worker keeps the
+  // last one), options a ScoreOptions object. Resolves with { musicxml, midi, beatTimes, quartersPerBeat,
+  // summary }; rejects with a UserError.
+  async score(transcription, options, title) {
     await this.ready;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.scores.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'score', id, notes, pedals, options, title });
+      this.worker.postMessage({ type: 'score', id, transcription, options, title });
     });
   }
 

@@ -8,14 +8,22 @@ import { decodePieces } from './decode.js';
 let engine = null;
 let wasm = null; // the chosen build's JS module
 let pcmWaiter = null; // resolves with the page's decoded audio when the file needs the fallback
+let kept = null; // { id, transcript }: the last finished transcription, which its score is written from
 
 function post(message, transfer = []) {
   postMessage(message, transfer);
 }
 
-// Wasm traps (RuntimeError: an abort, e.g. after a failed allocation) leave the engine unusable: the page
-// starts a new worker. Running out of memory gets its own message: the trap itself does not say why, so a
-// trap after which the engine's memory cannot grow by 512 MB more is taken for it.
+// An error of this worker's own, with a kind the page switches on (as the engine's errors have).
+function failure(kind, message) {
+  return Object.assign(new Error(message), { kind });
+}
+
+// What the page needs to know of an error: its message and its kind (the engine's `kind`: "cancelled",
+// "unsupported", "corrupt", "no-audio", "bad-model", ...; "out-of-memory" or "trap" for a wasm trap). Traps
+// (RuntimeError: an abort, e.g. after a failed allocation) leave the engine unusable: the page starts a new
+// worker. The trap itself does not say why, so one after which the engine's memory cannot grow by 512 MB more
+// is taken for running out of memory.
 function describe(err) {
   const message = String((err && err.message) || err);
   const trap = err instanceof WebAssembly.RuntimeError;
@@ -27,7 +35,8 @@ function describe(err) {
       outOfMemory = true;
     }
   }
-  return { message, fatal: trap || outOfMemory, outOfMemory };
+  const kind = outOfMemory ? 'out-of-memory' : trap ? 'trap' : (err && err.kind) || 'internal';
+  return { message, kind, fatal: trap || outOfMemory };
 }
 
 async function init(m) {
@@ -78,7 +87,7 @@ async function transcribe(m) {
   const cancelled = () => cancel && Atomics.load(cancel, 0) === 1;
   const started = performance.now();
   let stream = null;
-  let duration = null;
+  let totalFrames;
   const progress = (fraction, seconds, notes) => {
     post({ type: 'progress', id: m.id, fraction, seconds, notes }, [notes.buffer]);
     return !cancelled();
@@ -87,39 +96,44 @@ async function transcribe(m) {
   try {
     for await (const piece of source) {
       if (piece.info) {
-        duration = piece.info.totalFrames ? piece.info.totalFrames / piece.info.sampleRate : null;
+        const duration = piece.info.totalFrames ? piece.info.totalFrames / piece.info.sampleRate : null;
+        totalFrames = piece.info.totalFrames || undefined;
         post({ type: 'started', id: m.id, how: piece.info.how, sampleRate: piece.info.sampleRate, duration });
         continue;
       }
-      if (!stream) {
-        stream = new wasm.Transcriber(engine, piece.sampleRate, piece.channels.length,
-          duration === null ? undefined : Math.round(duration * piece.sampleRate), m.options);
-      }
-      stream.push(piece.channels, progress);
-      if (cancelled()) throw new Error('transcription cancelled');
+      if (!stream) stream = new wasm.Transcriber(engine, piece.sampleRate, piece.channelCount, totalFrames, m.options);
+      // Audio the engine decoded (or was handed by the browser's decoder) moves into the transcription inside
+      // the engine; only the page's whole-file fallback pushes planes.
+      if (piece.demux) stream.pushFrom(piece.demux, progress);
+      else stream.push(piece.channels, progress);
+      if (cancelled()) throw failure('cancelled', 'transcription cancelled');
     }
-    if (!stream) throw new Error(`${m.file.name}: the file contains no audio samples`);
+    if (!stream) throw failure('no-audio', `${m.file.name}: the file contains no audio samples`);
     const t = stream.finish(progress);
     const midi = t.midi();
     const notes = t.notes();
     const pedals = t.pedals();
-    t.free();
+    if (kept) kept.transcript.free();
+    kept = { id: m.id, transcript: t };
     post({ type: 'done', id: m.id, midi, notes, pedals, warnings: source.warnings(), ms: performance.now() - started },
       [midi.buffer, notes.buffer, pedals.buffer]);
   } catch (err) {
-    const d = describe(err);
-    post({ type: 'error', id: m.id, message: d.message, fatal: d.fatal, outOfMemory: d.outOfMemory });
+    post({ type: 'error', id: m.id, ...describe(err) });
   } finally {
     if (stream) stream.free();
     source.free();
   }
 }
 
-// A score of a finished transcription: MusicXML, beat-aligned MIDI and the beat times for the cursor.
+// A score of a finished transcription (the last one, which this worker keeps): MusicXML, beat-aligned MIDI
+// and the beat times for the cursor.
 function score(m) {
   let s = null;
   try {
-    s = wasm.makeScore(m.notes, m.pedals, m.options, m.title);
+    if (!kept || kept.id !== m.transcription) {
+      throw failure('gone', 'the engine no longer holds this transcription (it was restarted); transcribe the file again');
+    }
+    s = kept.transcript.score(m.options, m.title);
     const midi = s.midi();
     const beatTimes = s.beatTimes();
     post({
@@ -127,7 +141,7 @@ function score(m) {
       summary: s.summary(),
     }, [midi.buffer, beatTimes.buffer]);
   } catch (err) {
-    post({ type: 'score-error', id: m.id, message: describe(err).message });
+    post({ type: 'score-error', id: m.id, ...describe(err) });
   } finally {
     if (s) s.free();
   }

@@ -1,8 +1,8 @@
 //! Audio input: containers (which files, and where each packet's samples go: `container`, `mp3`, `mp4`),
-//! decoded packets into a continuous recording (`timeline`), PCM sources (in memory, or a file decoded by
-//! symphonia on native builds: `file`), and resampling to the model's rate. The page demuxes with the same
-//! `container` and `timeline` and decodes with the browser's codecs. Channels are kept separate: the
-//! front-end averages them where the model says.
+//! decoded packets into a continuous recording (`timeline`), a file decoded packet by packet here or by the
+//! browser's WebCodecs decoder (`stream`, configured by `webcodecs`), PCM sources (in memory, or a file on
+//! native builds: `file`), and resampling to the model's rate. The CLI and the page share all of it but the
+//! codecs. Channels are kept separate: the front-end averages them where the model says.
 
 pub mod container;
 #[cfg(not(target_arch = "wasm32"))]
@@ -12,12 +12,16 @@ mod mp4;
 #[cfg(not(target_arch = "wasm32"))]
 mod opus;
 mod resample;
+pub mod stream;
 pub mod timeline;
+pub mod webcodecs;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use file::AudioFile;
 pub use mp4::AacConfig;
 pub use resample::Resampler;
+pub use stream::{FileStream, OutgoingPacket};
+pub use webcodecs::WebCodecConfig;
 
 use crate::config::{MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 use crate::error::{Error, Result};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use pianoscribe::audio::AudioFile;
 use pianoscribe::family::onsets_frames::{self, key_name, write_thresholds, OnsetsFrames};
-use pianoscribe::{Flow, TranscribeOptions, Transcriber};
+use pianoscribe::{Engine, Flow, TranscribeOptions};
 
 use super::files::{audio_files, transcriptions_by_stem};
 use super::model_bytes;
@@ -19,7 +19,7 @@ pub fn calibrate(
 ) -> Result<(), String> {
     let bytes = model_bytes(Some(model))?;
     let oaf = OnsetsFrames::load(&bytes, "calibrate").map_err(|e| format!("{}: {e}", model.display()))?;
-    let engine = Transcriber::new(oaf.clone());
+    let engine = Engine::new(oaf.clone());
     let cfg = oaf.config();
     let refs = transcriptions_by_stem(reference, pedal_extend_ref)?;
     let mut pieces = vec![];

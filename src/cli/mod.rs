@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use pianoscribe::family::{self, onsets_frames};
 use pianoscribe::score::{Meter, ScoreOptions};
-use pianoscribe::{metrics, TranscribeOptions, Transcriber};
+use pianoscribe::{metrics, Engine, TranscribeOptions};
 
 mod calibrate;
 mod eval;
@@ -192,8 +192,7 @@ pub fn main() -> i32 {
         } => {
             setup_threads(threads);
             let bytes = model_bytes(model.as_deref())?;
-            let engine =
-                Transcriber::from_bytes(&bytes).map_err(|e| format!("{}: {e}", model_name(model.as_deref())))?;
+            let engine = Engine::from_bytes(&bytes).map_err(|e| format!("{}: {e}", model_name(model.as_deref())))?;
             let thresholds = match &thresholds {
                 None => None,
                 Some(path) => {

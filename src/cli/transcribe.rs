@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use pianoscribe::audio::{AudioFile, PcmSource};
 use pianoscribe::score::ScoreOptions;
-use pianoscribe::{midi, Error, Flow, Progress, StageSeconds, TranscribeOptions, Transcriber};
+use pianoscribe::{midi, Engine, Error, Flow, Progress, StageSeconds, TranscribeOptions};
 
 use super::files::{audio_files, for_each_file, guarded, named};
 use super::score::write_score;
@@ -20,7 +20,7 @@ pub struct Output {
 }
 
 pub fn transcribe(
-    engine: &Transcriber,
+    engine: &Engine,
     input: &Path,
     output: &Path,
     options: &TranscribeOptions,
@@ -41,7 +41,7 @@ pub fn transcribe(
 }
 
 pub fn transcribe_file(
-    engine: &Transcriber,
+    engine: &Engine,
     input: &Path,
     output: &Path,
     options: TranscribeOptions,

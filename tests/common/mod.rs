@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use pianoscribe::Transcriber;
+use pianoscribe::Engine;
 
 pub fn repo(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -22,9 +22,9 @@ pub fn model_bytes() -> Vec<u8> {
 }
 
 /// One engine per test binary: loading and optimising the network takes seconds.
-pub fn engine() -> &'static Transcriber {
-    static ENGINE: OnceLock<Transcriber> = OnceLock::new();
-    ENGINE.get_or_init(|| Transcriber::from_bytes(&model_bytes()).expect("the shipped model loads"))
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::from_bytes(&model_bytes()).expect("the shipped model loads"))
 }
 
 /// A 16-bit PCM WAV file in memory.

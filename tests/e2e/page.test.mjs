@@ -4,9 +4,10 @@
 // run and the page stays usable; no request ever leaves the page's origin or carries a body.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes, offerTinyOaf, tinyOaf,
+  cli, shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes, offerTinyOaf, tinyOaf,
 } from './helpers.mjs';
 
 const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
@@ -188,7 +189,11 @@ test('the model picker runs an Onsets & Frames bundle like the CLI, and switches
   await page.waitForSelector('#engine-line[data-family="transkun-v2"]', { timeout: 180_000 });
   assert.deepEqual(await page.$$eval('#model option', (os) => os.map((o) => o.value)),
     ['transkun-v2.pscb', 'oaf-tiny.pscb']);
-  assert.match(await page.textContent('#model option:first-child'), /Transkun V2 \(14\.9 MB; maps-dev note F1/);
+  // The figure is the bundle's own (its provenance, as `pianoscribe info --json` reads it).
+  const info = JSON.parse(execFileSync(cli, ['info', '--json'], { encoding: 'utf8' }));
+  const f1 = info.provenance.scores['maps-dev'].note.toFixed(3);
+  assert.equal(await page.textContent('#model option:first-child'),
+    `Transkun V2 (14.9 MB; the most accurate; maps-dev note F1 ${f1})`);
   await page.selectOption('#model', 'oaf-tiny.pscb');
   await page.waitForSelector('#engine-line[data-family="onsets-frames"]', { timeout: 180_000 });
   assert.ok(await page.isDisabled('#fast'), 'an Onsets & Frames model has no Faster mode');

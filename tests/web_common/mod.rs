@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use js_sys::{Array, Float32Array};
-use pianoscribe::web::{Engine, Stream as Transcriber};
+use pianoscribe::web::{Engine, Transcriber};
 use wasm_bindgen::prelude::*;
 
 pub static MODEL: &[u8] = include_bytes!("../../models/transkun-v2.pscb");
@@ -53,9 +53,9 @@ pub fn notes(engine: &Engine, pcm: &[Vec<f32>], rate: u32) -> Vec<[f64; 4]> {
     let mut stream = Transcriber::new(engine, rate, pcm.len(), Some(n as f64), JsValue::UNDEFINED).unwrap();
     for (a, b) in [(0, n / 3), (n / 3, n / 3 + 7), (n / 3 + 7, n)] {
         let piece: Vec<Vec<f32>> = pcm.iter().map(|c| c[a..b].to_vec()).collect();
-        stream.push(channels(&piece), None).map_err(JsValue::from).unwrap();
+        stream.push(channels(&piece), None).unwrap();
     }
-    let t = stream.finish(None).map_err(JsValue::from).unwrap();
+    let t = stream.finish(None).unwrap();
     assert!(t.midi().starts_with(b"MThd"));
     t.notes().to_vec().chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
 }
@@ -69,6 +69,11 @@ pub fn assert_same(label: &str, got: &[[f64; 4]], want: &[[f64; 4]]) {
     }
 }
 
-pub fn message(e: JsError) -> String {
-    js_sys::Error::from(JsValue::from(e)).message().into()
+pub fn message(e: JsValue) -> String {
+    js_sys::Error::from(e).message().into()
+}
+
+/// The `kind` the engine gives its errors (what the page switches on).
+pub fn kind(e: &JsValue) -> String {
+    js_sys::Reflect::get(e, &"kind".into()).ok().and_then(|k| k.as_string()).unwrap_or_default()
 }

@@ -119,7 +119,7 @@ impl TranskunNetwork {
         let feats_shape = [1, s.frames_per_segment, cfg.front_end.mel.n_mels, cfg.front_end.windows()];
         let feats = Fact::F32(feats_shape.to_vec());
         // The position embeddings depend on the segment's shape only: run their graph once, keep its outputs.
-        let positions = Graph::load(bundle.part("positions")?, "positions", &[feats.clone()])?;
+        let positions = Graph::load(bundle.part("positions")?, "positions", std::slice::from_ref(&feats))?;
         let zeros = vec![0f32; feats_shape.iter().product()];
         let positions = positions.run(vec![Input::Data(&feats_shape, &zeros)], Threads::Pool)?;
         let mut backbone_inputs = vec![feats];

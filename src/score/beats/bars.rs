@@ -38,9 +38,8 @@ pub const DOWNBEAT_MODEL: DownbeatModel = DownbeatModel {
     rate: 0.2515,
 };
 /// The cost (log-likelihood) of a bar one beat longer or shorter than the meter: a beat the tracker missed or
-/// added, or a phrase that starts off the bar. On ASAP's development performances, each piece held out of the
-/// fit in turn (measured in a Python copy of this stage): downbeat F 0.481 at 2, 0.490 at 1.5 and 0.434 at 5;
-/// lower costs mend more bars, and every beat dropped can cost beat F (0.630 at 2, 0.626 at 1.5).
+/// added, or a phrase that starts off the bar. Lower costs mend more bars, but every beat dropped can cost beat
+/// F; chosen on ASAP's development performances (README, Sheet music).
 const SLIP_COST: f64 = 2.0;
 /// With two beats a bar, a bar a beat short and one a beat long look alike: an interval this many times the
 /// median beat or longer says short (a beat is added in it), a shorter one long (a beat is dropped).
