@@ -1,0 +1,283 @@
+"""Trains the metrical model (tools/meter/network.py) on the prepared ASAP cache (tools/meter/data.py): random
+windows of --notes performed notes from the training compositions, augmented (tools/meter/augment.py: tempo,
+transposition, velocity, a transcription's errors), binary cross-entropy for the per-note beat and downbeat
+targets and a smooth L1 loss on the ln inter-beat interval, Adam, gradient clipping.
+
+  python -m tools.meter.train --cache CACHE --out RUN [--steps N] [--hours H] [--batch 16] [--notes 500]
+        [--lr 1e-3] [--clip 1] [--validate-every 200] [--checkpoint-every 50] [--threads 1] [--seed 0]
+
+RUN holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted run
+resumes from it with the same model, optimiser, step and random state, and sees the batches the uninterrupted
+run would have seen: each batch is drawn by a generator seeded with (seed, step)), `best.pt` (the best mean of
+validation beat F and downbeat F so far), and `log.csv` (step, losses, learning rate, hours, seconds per step,
+validation scores). Validation: each validation performance whole (compositions never trained on, from
+asap-train only), beats and downbeats decoded simply (tools/meter/metrics.py: notes over 0.5, merged within
+50 ms) and scored with mir_eval's F-measure (70 ms), averaged over performances; once on the clean performance
+MIDI and once on a copy given a transcription's errors (fixed seed), which is logged and never chooses.
+"""
+import argparse
+import csv
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+import torch
+
+from tools.meter import augment, data, metrics, network
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def example(cache, indices, weights, notes_per_window, rng, augmenting=True):
+    """(features [n, F], targets [4, n]: beat, downbeat, ln ibi, mask) for one window of a random performance
+    (chosen in proportion to its notes); n <= notes_per_window (less only for a shorter performance)."""
+    i = indices[rng.choice(len(indices), p=weights)]
+    notes, sustain = cache.notes(i), cache.sustain(i)
+    beats, downbeats = cache.beats(i), cache.downbeats(i)
+    take = int(notes_per_window * 1.1) + 8  # room for the notes that augmentation drops
+    start = int(rng.integers(0, max(len(notes) - take, 0) + 1))
+    w = notes[start:start + take]
+    t0 = w[0, 0]
+    lo, hi = t0 - 1.0, w[-1, 0] + 1.0
+    shift = np.array([t0, t0, 0, 0])
+    sus = sustain[(sustain[:, 1] > lo) & (sustain[:, 0] < hi)] - t0
+    b = beats[(beats > lo - 1.0) & (beats < hi + 1.0)] - t0
+    d = downbeats[(downbeats > lo - 1.0) & (downbeats < hi + 1.0)] - t0
+    w = w - shift
+    if augmenting:
+        w, sus, b, d = augment.window(w, sus, b, d, rng)
+    w = w[:notes_per_window]
+    x = data.features(w, sus)
+    beat, down, ibi, mask = data.targets(w[:, 0], b, d)
+    # The last notes of a cut window may miss a note that the full sequence would have nearer a beat; their
+    # targets still hold (within 50 ms of a beat, or nearest it within 70 ms among the window's notes).
+    return x, np.stack([beat, down, ibi, mask])
+
+
+def make_batch(cache, indices, weights, args, step):
+    rng = np.random.default_rng([args.seed, step])
+    items = [example(cache, indices, weights, args.notes, rng) for _ in range(args.batch)]
+    n = max(len(x) for x, _ in items)
+    x = np.zeros((len(items), n, data.FEATURES), np.float32)
+    y = np.zeros((len(items), 4, n), np.float32)
+    for k, (xi, yi) in enumerate(items):
+        x[k, :len(xi)] = xi
+        y[k, :, :len(xi)] = yi
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def losses(outputs, y):
+    beat, down, ibi = outputs
+    mask = y[:, 3]
+    count = mask.sum().clamp(min=1.0)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    sl1 = torch.nn.functional.smooth_l1_loss
+    return {"beat": (bce(beat, y[:, 0], reduction="none") * mask).sum() / count,
+            "downbeat": (bce(down, y[:, 1], reduction="none") * mask).sum() / count,
+            "ibi": (sl1(ibi, y[:, 2], reduction="none", beta=0.1) * mask).sum() / count}
+
+
+def probabilities(net, notes, sustain):
+    """Per-note beat and downbeat probabilities and inter-beat interval (s) of one whole performance."""
+    x = torch.from_numpy(data.features(notes, sustain))[None]
+    with torch.no_grad():
+        beat, down, ibi = net(x)
+    return torch.sigmoid(beat[0]).numpy(), torch.sigmoid(down[0]).numpy(), torch.exp(ibi[0]).numpy()
+
+
+def validation_sets(cache, indices, seed=12345):
+    """[(name, [(notes, sustain, beats, downbeats)])]: the validation performances as they are, and the same
+    given a transcription's errors (drawn once, with a fixed seed: the same copy at every validation)."""
+    clean, noisy = [], []
+    for i in indices:
+        notes, sustain, beats, downbeats = cache.notes(i), cache.sustain(i), cache.beats(i), cache.downbeats(i)
+        clean.append((notes, sustain, beats, downbeats))
+        rng = np.random.default_rng([seed, i])
+        n = augment.jitter(notes, rng, 0.015)
+        n = augment.drop_soft(n, rng, 0.03)
+        n = augment.extra_notes(n, rng, 0.02)
+        n = augment.split_notes(n, rng, 0.01)
+        n = augment.merge_notes(n, rng, 0.01)
+        noisy.append((augment.sort(n), sustain, beats, downbeats))
+    return [("valid", clean), ("noisy", noisy)]
+
+
+def validate(net, sets, threshold=0.5):
+    """{set: (mean beat F, mean downbeat F)} over each set's performances."""
+    net.eval()
+    out = {}
+    for name, items in sets:
+        fb, fd = [], []
+        for notes, sustain, beats, downbeats in items:
+            pb, pd, _ = probabilities(net, notes, sustain)
+            fb.append(metrics.f_measure(beats, metrics.decode(notes[:, 0], pb, threshold))[2])
+            fd.append(metrics.f_measure(downbeats, metrics.decode(notes[:, 0], pd, threshold))[2])
+        out[name] = (float(np.mean(fb)), float(np.mean(fd)))
+    net.train()
+    return out
+
+
+def git_commit():
+    """HEAD of the repository, with "+changes" when tools/meter differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=HERE, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def keep_log(path, columns, step):
+    """log.csv as it stood at the checkpoint: rows past `step` (from a run interrupted after its last
+    checkpoint) are dropped, since the resumed run writes them again."""
+    rows = []
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f)][1:]
+    rows = [r for r in rows if r and int(r[0]) <= step]
+    with open(path + ".part", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        w.writerows(rows)
+    os.replace(path + ".part", path)
+
+
+def save(path, state):
+    tmp = path + ".part"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+COLUMNS = ["step", "loss", "beat", "downbeat", "ibi", "lr", "hours", "step_seconds", "examples_per_second",
+           "valid_beat_f", "valid_downbeat_f", "noisy_beat_f", "noisy_downbeat_f", "validation_seconds"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--hours", type=float, default=0.0, help="stop (with a checkpoint) after this much training")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--notes", type=int, default=500)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--ibi-weight", type=float, default=0.5)
+    ap.add_argument("--checkpoint-every", type=int, default=50)
+    ap.add_argument("--validate-every", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    for k, v in network.DEFAULT.items():
+        ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+
+    os.makedirs(args.out, exist_ok=True)
+    ckpt_path = os.path.join(args.out, "checkpoint.pt")
+    config = {k: getattr(args, k) for k in network.DEFAULT}
+    torch.manual_seed(args.seed)  # before the network, whose initial weights are drawn here
+    net = network.MeterNet(**config)
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    step, best, wall, latest = 0, -1.0, 0.0, {}
+    if os.path.exists(ckpt_path):
+        state = torch.load(ckpt_path, weights_only=False)
+        if state["config"] != config:
+            raise SystemExit(f"error: {ckpt_path} is a network {state['config']}; resume with the same options")
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        step, best, wall, latest = state["step"], state["best"], state["wall_seconds"], state.get("latest", {})
+        print(f"resumed from {ckpt_path} at step {step}")
+
+    cache = data.Cache(args.cache)
+    train = cache.indices("train")
+    weights = np.array([cache.entries[i]["notes"] for i in train], np.float64)
+    weights /= weights.sum()
+    valid = cache.indices("validation")
+    sets = validation_sets(cache, valid)
+    m = cache.manifest
+    provenance = {
+        "trained_on": f"ASAP performance MIDI from {m['data']} (metadata.csv sha1 {m['metadata_sha1']}): "
+                      f"{len(train)} performances of {m['compositions_per_split']['train']} compositions; validated "
+                      f"on {len(valid)} performances of {m['compositions_per_split']['validation']} other "
+                      f"compositions of the same set (split by composer and title)",
+        "training_code_commit": git_commit(), "torch": torch.__version__, "threads": args.threads,
+        "device": cpu_name(), "parameters": network.parameters(net), "config": config, "batch": args.batch,
+        "notes_per_window": args.notes, "features": list(data.FEATURE_NAMES)}
+    print(f"{network.parameters(net)} parameters; {len(train)} training performances, {len(valid)} validation")
+    log_path = os.path.join(args.out, "log.csv")
+    keep_log(log_path, COLUMNS, step)
+    log = open(log_path, "a", newline="")
+    writer = csv.writer(log)
+    started = time.time()
+
+    def elapsed():
+        return wall + time.time() - started
+
+    def checkpoint():
+        save(ckpt_path, {"model": net.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+                         "step": step, "best": best, "wall_seconds": elapsed(), "config": config, "args": vars(args),
+                         "latest": latest, "provenance": {**provenance, **latest, "steps": step,
+                                                          "training_hours": round(elapsed() / 3600, 3)}})
+
+    net.train()
+    while step < args.steps and not (args.hours and elapsed() >= args.hours * 3600):
+        t = time.time()
+        x, y = make_batch(cache, train, weights, args, step + 1)
+        parts = losses(net(x), y)
+        loss = parts["beat"] + parts["downbeat"] + args.ibi_weight * parts["ibi"]
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
+        opt.step()
+        step += 1
+        dt = time.time() - t
+        print(f"\rstep {step}  loss {loss.item():.4f} (beat {parts['beat'].item():.4f}, downbeat "
+              f"{parts['downbeat'].item():.4f}, ibi {parts['ibi'].item():.4f})  {dt:.2f} s/step, "
+              f"{args.batch / dt:.1f} examples/s ", end="", flush=True)
+        row = [step, round(loss.item(), 6)] + [round(parts[k].item(), 6) for k in ("beat", "downbeat", "ibi")]
+        row += [args.lr, round(elapsed() / 3600, 4), round(dt, 3), round(args.batch / dt, 2)]
+        last = step >= args.steps or (args.hours and elapsed() >= args.hours * 3600)
+        if step % args.validate_every == 0 or last:
+            t = time.time()
+            scores = validate(net, sets)
+            vt = time.time() - t
+            (vb, vd), (nb, nd) = scores["valid"], scores["noisy"]
+            print(f"\n  validation ({vt:.0f} s): beat F {vb:.4f}, downbeat F {vd:.4f}; with transcription errors: "
+                  f"beat F {nb:.4f}, downbeat F {nd:.4f}")
+            row += [round(vb, 4), round(vd, 4), round(nb, 4), round(nd, 4), round(vt, 1)]
+            latest = {"steps": step, "examples": step * args.batch, "training_hours": round(elapsed() / 3600, 3),
+                      "validation_beat_f": round(vb, 4), "validation_downbeat_f": round(vd, 4),
+                      "validation_with_errors_beat_f": round(nb, 4), "validation_with_errors_downbeat_f": round(nd, 4)}
+            if (vb + vd) / 2 > best:
+                best = (vb + vd) / 2
+                save(os.path.join(args.out, "best.pt"), {"model": net.state_dict(), "config": config,
+                                                          "provenance": {**provenance, **latest}})
+        else:
+            row += [""] * 5
+        writer.writerow(row)
+        log.flush()
+        if step % args.checkpoint_every == 0 or last:
+            checkpoint()
+    print()
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
