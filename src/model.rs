@@ -131,9 +131,9 @@ pub fn parallel_segments() -> usize {
 }
 
 /// Runs a network on several segments' features, each on its own thread when the pool has more than one.
-/// tract spreads one segment's matrix products over threads, but everything else it runs on one, so two
-/// threads made one Transkun segment only ~1.45x faster than one thread did; independent segments side by
-/// side keep every thread busy. `run` calls [`Graph::run`] with [`Threads::Pool`].
+/// tract spreads one segment's matrix products over threads, but everything else it runs on one, so more
+/// threads speed one segment up far less than they could; independent segments side by side keep every
+/// thread busy (README, Speed). `run` calls [`Graph::run`] with [`Threads::Pool`].
 pub fn side_by_side<T: Send>(feats: &[Features], run: impl Fn(&Features) -> Result<T> + Sync) -> Vec<Result<T>> {
     use rayon::prelude::*;
     if feats.len() < 2 || rayon::current_num_threads() < 2 {

@@ -153,8 +153,8 @@ enum Command {
 
 /// Large allocations straight from the system and back to it when freed. glibc otherwise raises its mmap
 /// threshold to the size of each large block freed (up to 32 MB), after which the network's tensors below that
-/// size come from heaps that keep their high-water mark: with two segments in flight, peak resident memory
-/// was 1113 MB against 876 MB with this (chpn-p14; the model alone is 282 MB), and one thread 554 against 427.
+/// size come from heaps that keep their high-water mark, and peak resident memory grows with them (README,
+/// Memory).
 fn return_large_blocks_to_the_system() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
