@@ -170,6 +170,9 @@ case "$cmd" in
     command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_install fluidsynth fluid-soundfont-gm
     cargo build --release --bin pianoscribe
     tools/train/smoke.sh
+    # The same Python tests again in the training venv (smoke.sh made it), where every dependency is: none may
+    # skip there (varispeed needs soxr, rendering soundfile and fluidsynth).
+    PIANOSCRIBE_TEST_DEPS=required tools/train/.venv/bin/python -m unittest discover -s tools -t . -p 'test_*.py'
     # The wasm API in headless Chromium, then the page end to end (Debian's Chromium; no browser download).
     command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || apt_install chromium chromium-driver
     build_web

@@ -5,6 +5,7 @@ import unittest
 import numpy as np
 
 from tools.train import augment as A
+from tools.train.testing import missing
 
 SR = 16000
 
@@ -63,7 +64,7 @@ class Augment(unittest.TestCase):
         try:
             import soxr  # noqa: F401 (the training venv has it; Debian's python3 may not)
         except ImportError:
-            self.skipTest("soxr is not installed")
+            missing(self, "soxr is not installed")
         x = tone(2.0)
         y = A.varispeed(x, 1.02, SR)
         self.assertAlmostEqual(len(y), len(x) / 1.02, delta=2)

@@ -8,6 +8,7 @@ import unittest
 import numpy as np
 
 from tools.train import prepare as P
+from tools.train.testing import missing
 
 
 def row(split, name, seconds):
@@ -71,9 +72,9 @@ class Prepare(unittest.TestCase):
             import soundfile  # noqa: F401
             import soxr  # noqa: F401
         except ImportError as e:
-            self.skipTest(f"{e.name} is not installed")
+            missing(self, f"{e.name} is not installed")
         if not shutil.which("fluidsynth") or not os.path.exists(P.SOUNDFONTS["fluidr3"]):
-            self.skipTest("fluidsynth or its SoundFont is not installed")
+            missing(self, "fluidsynth or its SoundFont is not installed")
         mid = mido.MidiFile(ticks_per_beat=480)
         tr = mido.MidiTrack()
         mid.tracks.append(tr)
