@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from tools.meter import augment, data, metrics, network
+from tools.train.runs import keep_log, save
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,27 +141,6 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-def keep_log(path, columns, step):
-    """log.csv as it stood at the checkpoint: rows past `step` (from a run interrupted after its last
-    checkpoint) are dropped, since the resumed run writes them again."""
-    rows = []
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f)][1:]
-    rows = [r for r in rows if r and int(r[0]) <= step]
-    with open(path + ".part", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        w.writerows(rows)
-    os.replace(path + ".part", path)
-
-
-def save(path, state):
-    tmp = path + ".part"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 COLUMNS = ["step", "loss", "beat", "downbeat", "ibi", "lr", "hours", "step_seconds", "examples_per_second",

@@ -26,6 +26,7 @@ import torch
 from tools.oaf import export, frontend, infer, network
 from tools.train import augment, prepare
 from tools.train import labels as L
+from tools.train.runs import keep_log, save
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -218,27 +219,6 @@ def describe_data(pieces):
         by[e["renderer"]][1] += e["duration"] / 3600
     parts = [f"{r}: {n} pieces, {h:.1f} h" for r, (n, h) in sorted(by.items())]
     return "MAESTRO v2 train performance MIDI (" + "; ".join(parts) + ")"
-
-
-def keep_log(path, columns, step):
-    """log.csv as it stood at the checkpoint: rows past `step` (from a run interrupted after its last
-    checkpoint) are dropped, since the resumed run writes them again."""
-    rows = []
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f)][1:]
-    rows = [r for r in rows if r and int(r[0]) <= step]
-    with open(path + ".part", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        w.writerows(rows)
-    os.replace(path + ".part", path)
-
-
-def save(path, state):
-    tmp = path + ".part"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def main(argv=None):
