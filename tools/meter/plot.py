@@ -4,10 +4,7 @@ transcription's errors) below. No plotting library needed.
 
   python -m tools.meter.plot RUN/log.csv [-o RUN/curve.svg] [--smooth 50]
 """
-import argparse
-import os
-
-from tools.train.plot import chart, read
+from tools.train.plot import chart, command
 
 LOSSES = [("beat", "#d62728"), ("downbeat", "#1f77b4"), ("ibi", "#2ca02c")]
 SCORES = [("valid_beat_f", "#d62728", "validation beat F"),
@@ -30,15 +27,7 @@ def svg(rows, smoothing):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("log")
-    ap.add_argument("-o", "--out")
-    ap.add_argument("--smooth", type=int, default=50)
-    args = ap.parse_args(argv)
-    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.log)), "curve.svg")
-    with open(out, "w") as f:
-        f.write(svg(read(args.log), max(args.smooth, 1)))
-    print(out)
+    command(svg, __doc__, argv)
 
 
 if __name__ == "__main__":

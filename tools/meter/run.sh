@@ -11,12 +11,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
 requirements=("torch==2.11.0" "mido==1.3.*" "numpy==2.*")
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-# pip runs once per set of requirements (a stamp in the venv), not on every step.
-if [ "$(cat "$venv/.pianoscribe-requirements" 2>/dev/null)" != "${requirements[*]}" ]; then
-  "$venv/bin/pip" install -q "${requirements[@]}"
-  echo "${requirements[*]}" > "$venv/.pianoscribe-requirements"
-fi
+# shellcheck source=../venv.sh
+. "$root/tools/venv.sh"
+ensure_venv "$venv" "${requirements[@]}"
 # The scripts are modules of the package `tools` (python -m tools.meter.train): the root goes on PYTHONPATH.
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 threads="${THREADS:-1}"

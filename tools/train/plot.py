@@ -102,16 +102,22 @@ def svg(rows, smoothing):
                  [steps])
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command(draw, doc, argv=None):
+    """The plot tools' command line: LOG [-o OUT] [--smooth N], drawn by `draw(rows, smoothing)`; OUT defaults to
+    curve.svg beside the log."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("log")
     ap.add_argument("-o", "--out")
     ap.add_argument("--smooth", type=int, default=50)
     args = ap.parse_args(argv)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.log)), "curve.svg")
     with open(out, "w") as f:
-        f.write(svg(read(args.log), max(args.smooth, 1)))
+        f.write(draw(read(args.log), max(args.smooth, 1)))
     print(out)
+
+
+def main(argv=None):
+    command(svg, __doc__, argv)
 
 
 if __name__ == "__main__":

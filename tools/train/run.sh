@@ -13,12 +13,9 @@ root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
 requirements=("torch==2.11.0" "onnx==1.23.*" "onnxruntime" "librosa==0.11.*" "soundfile" "soxr" "mido" "mir_eval"
   "scipy" "numpy")
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-# pip runs once per set of requirements (a stamp in the venv), not on every step.
-if [ "$(cat "$venv/.pianoscribe-requirements" 2>/dev/null)" != "${requirements[*]}" ]; then
-  "$venv/bin/pip" install -q "${requirements[@]}"
-  echo "${requirements[*]}" > "$venv/.pianoscribe-requirements"
-fi
+# shellcheck source=../venv.sh
+. "$root/tools/venv.sh"
+ensure_venv "$venv" "${requirements[@]}"
 # The scripts are modules of the package `tools` (python -m tools.train.train): the root goes on PYTHONPATH.
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 cmd="${1:-}"
