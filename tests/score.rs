@@ -12,7 +12,7 @@ use std::process::Command;
 
 use pianoscribe::metrics::event_f_measure;
 use pianoscribe::notes::read_file as read_transcription;
-use pianoscribe::score::{self, BeatGrid, Meter, ScoreOptions};
+use pianoscribe::score::{self, BeatGrid, Meter, ScoreOptions, Tracker};
 use pianoscribe::{midi, Transcription};
 
 mod common;
@@ -48,8 +48,14 @@ impl Performance {
     }
 }
 
+/// The performances of asap-dev, or of the ASAP-style folder PIANOSCRIBE_ASAP_SET names (e.g. asap-train, to
+/// measure on the metrical model's validation split), kept to the performance MIDI files listed one per line
+/// in the file PIANOSCRIBE_ASAP_ONLY names (tools/meter/data.py --list writes the validation split's).
 fn asap() -> Vec<Performance> {
-    let root = shared("data/asap-dev");
+    let set = std::env::var_os("PIANOSCRIBE_ASAP_SET").map(PathBuf::from);
+    let only: Option<Vec<String>> = std::env::var_os("PIANOSCRIBE_ASAP_ONLY")
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| l.trim().to_string()).collect());
+    let root = set.clone().unwrap_or_else(|| shared("data/asap-dev"));
     let csv = std::fs::read_to_string(root.join("metadata.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -59,6 +65,9 @@ fn asap() -> Vec<Performance> {
     let mut out = vec![];
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
+        if only.as_ref().is_some_and(|o| !o.iter().any(|m| m == cells[perf])) {
+            continue;
+        }
         let text = std::fs::read_to_string(root.join(cells[ann])).unwrap();
         let (mut beats, mut downbeats, mut time_signature, mut key, mut first_downbeat) =
             (vec![], vec![], None, None, None);
@@ -97,7 +106,9 @@ fn asap() -> Vec<Performance> {
             first_downbeat: first_downbeat.unwrap_or(0),
         });
     }
-    assert_eq!(out.len(), 31, "asap-dev lists 31 performances");
+    if set.is_none() && only.is_none() {
+        assert_eq!(out.len(), 31, "asap-dev lists 31 performances");
+    }
     out
 }
 
@@ -327,20 +338,39 @@ struct Row {
     beat: f64,
     down: f64,
     meter_ok: bool,
+    /// The tracked time signature, and the annotated one where they differ ("2/4 (4/4)").
+    meter: String,
+    /// The tracked beat period over the annotated one (medians): 0.5 where beats come twice as fast.
+    tempo: f64,
     agreement: Agreement,
     key_ok: Option<bool>,
 }
 
 /// The score stage on `t` (the performance's notes, or a transcription of its audio), against the
 /// annotations before `until` seconds; writes the MusicXML into `dir` and returns its path with the figures.
-fn tracked_row(p: &Performance, t: &Transcription, until: f64, dir: &std::path::Path) -> (PathBuf, Row) {
-    let s = score::from_performance(t, &ScoreOptions::default()).unwrap();
+fn tracked_row(
+    p: &Performance,
+    t: &Transcription,
+    options: &ScoreOptions,
+    until: f64,
+    dir: &std::path::Path,
+) -> (PathBuf, Row) {
+    let s = score::from_performance(t, options).unwrap();
     let grid = BeatGrid::new(s.beat_times.clone(), s.pickup_beats as usize, s.meter).unwrap();
     let before = |v: &[f64]| v.iter().copied().filter(|&x| x < until).collect::<Vec<f64>>();
     let row = Row {
         beat: event_f_measure(&before(&p.beats), &before(&s.beat_times), 0.07).f1,
         down: event_f_measure(&before(&p.downbeats), &before(&grid.downbeats()), 0.07).f1,
         meter_ok: s.meter == p.meter(),
+        meter: {
+            let sig = |m: Meter| format!("{}/{}", m.time_signature().0, m.time_signature().1);
+            if s.meter == p.meter() {
+                sig(s.meter)
+            } else {
+                format!("{} ({})", sig(s.meter), sig(p.meter()))
+            }
+        },
+        tempo: median_interval(&before(&s.beat_times)) / median_interval(&before(&p.beats)),
         agreement: agreement(p, t, &s),
         key_ok: p.key.map(|k| (k as i32 - s.keys[0].1.fifths as i32).rem_euclid(12) == 0),
     };
@@ -349,24 +379,25 @@ fn tracked_row(p: &Performance, t: &Transcription, until: f64, dir: &std::path::
     (path, row)
 }
 
+fn median_interval(times: &[f64]) -> f64 {
+    let mut d: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_by(f64::total_cmp);
+    d.get(d.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Prints the rows (with --nocapture) and their means; returns the mean beat and downbeat F-measure.
 fn print_table(title: &str, rows: &[(String, Row)]) -> (f64, f64) {
     eprintln!(
-        "{:<58} {:>6} {:>6} {:>5} {:>6} {:>6} {:>6} {:>4}",
-        title, "beatF", "downF", "meter", "hands", "onset", "value", "key"
+        "{:<58} {:>6} {:>6} {:>5} {:>12} {:>6} {:>6} {:>6} {:>4}",
+        title, "beatF", "downF", "tempo", "meter", "hands", "onset", "value", "key"
     );
     let yes = |b: bool| if b { "yes" } else { "no" };
     for (name, r) in rows {
         let a = &r.agreement;
         let key = r.key_ok.map_or("-", yes);
         eprintln!(
-            "{name:<58} {:>6.3} {:>6.3} {:>5} {:>6.3} {:>6.3} {:>6.3} {key:>4}",
-            r.beat,
-            r.down,
-            yes(r.meter_ok),
-            a.hands,
-            a.onsets,
-            a.values
+            "{name:<58} {:>6.3} {:>6.3} {:>5.2} {:>12} {:>6.3} {:>6.3} {:>6.3} {key:>4}",
+            r.beat, r.down, r.tempo, r.meter, a.hands, a.onsets, a.values
         );
     }
     let n = rows.len() as f64;
@@ -406,26 +437,34 @@ fn tracked_beats_on_asap() {
     if transcribed.is_some() {
         std::fs::create_dir_all(&chain_dir).unwrap();
     }
+    let rules_dir = dir.join("rules");
+    std::fs::create_dir_all(&rules_dir).unwrap();
+    let learned = ScoreOptions::default();
+    let rules = ScoreOptions { tracker: Tracker::Rules, ..ScoreOptions::default() };
     let mut files = vec![];
-    let (mut rows, mut chain_rows) = (vec![], vec![]);
+    let (mut rows, mut rule_rows, mut chain_rows) = (vec![], vec![], vec![]);
     for p in asap() {
         let mut t = p.transcription();
         t.notes.retain(|n| n.onset < until);
         t.pedals.retain(|x| x.start < until);
-        let (path, row) = tracked_row(&p, &t, until, &dir);
+        let (path, row) = tracked_row(&p, &t, &learned, until, &dir);
         files.push(path);
         rows.push((p.name.clone(), row));
+        let (path, row) = tracked_row(&p, &t, &rules, until, &rules_dir);
+        files.push(path);
+        rule_rows.push((p.name.clone(), row));
         if let Some(d) = &transcribed {
             let heard = read_transcription(&d.join(format!("{}.mid", file_name(&p)))).unwrap();
-            let (path, row) = tracked_row(&p, &heard, until, &chain_dir);
+            let (path, row) = tracked_row(&p, &heard, &learned, until, &chain_dir);
             files.push(path);
             chain_rows.push((p.name.clone(), row));
         }
     }
     let cut = if seconds > 0.0 { format!(", first {seconds} s") } else { String::new() };
-    let (beat, down) = print_table(&format!("performance MIDI{cut}"), &rows);
+    print_table(&format!("performance MIDI{cut}, hand-made rules"), &rule_rows);
+    let (beat, down) = print_table(&format!("performance MIDI{cut}, learned model"), &rows);
     if !chain_rows.is_empty() {
-        print_table(&format!("transcribed from rendered audio{cut}"), &chain_rows);
+        print_table(&format!("transcribed from rendered audio{cut}, learned model"), &chain_rows);
     }
     validate(&files);
     if transcribed.is_none() && seconds == 0.0 {

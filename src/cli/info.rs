@@ -2,6 +2,7 @@
 //! lists the page's models with it).
 
 use pianoscribe::family::ModelInfo;
+use pianoscribe::score::beats::network::MeterNetwork;
 
 /// A few lines: family, size, numbers, the family's own lines, provenance, then the measured scores.
 pub fn describe(m: &ModelInfo, bytes: usize) -> String {
@@ -58,4 +59,25 @@ pub fn json(m: &ModelInfo, bytes: usize) -> String {
         "provenance": m.provenance,
     });
     serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
+}
+
+/// A metrical-model bundle (the score stage's): what it reads, then its provenance, one line per entry.
+pub fn describe_meter(m: &MeterNetwork, bytes: usize) -> String {
+    let c = &m.config;
+    let mut out = format!(
+        "family: meter (the score stage's beat, downbeat and beat-period model)\nsize: {:.1} MB\n",
+        bytes as f64 / 1e6
+    );
+    out += &format!(
+        "input: {} values per note (chords within {} s, sustain presses {} s before to {} s after an onset)\n",
+        c.features.len(),
+        c.chord_seconds,
+        c.pedal_before,
+        c.pedal_after
+    );
+    out += &format!("downbeats among the training beats: {:.3}\n", c.downbeat_share);
+    for (k, v) in m.provenance.as_object().into_iter().flatten() {
+        out += &format!("{k}: {}\n", v.as_str().map_or_else(|| v.to_string(), str::to_string));
+    }
+    out
 }

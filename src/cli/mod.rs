@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use pianoscribe::family::{self, onsets_frames};
-use pianoscribe::score::{Meter, ScoreOptions};
+use pianoscribe::score::beats::network::MeterNetwork;
+use pianoscribe::score::{Meter, ScoreOptions, Tracker};
 use pianoscribe::{metrics, Engine, TranscribeOptions};
 
 mod calibrate;
@@ -225,8 +226,25 @@ pub fn main() -> i32 {
         }
         Command::Info { model, json } => {
             let bytes = model_bytes(model.as_deref())?;
-            let m = family::describe(&bytes).map_err(|e| format!("{}: {e}", model_name(model.as_deref())))?;
+            let name = model_name(model.as_deref());
+            if MeterNetwork::is_meter_bundle(&bytes) {
+                let m = MeterNetwork::load(&bytes).map_err(|e| format!("{name}: {e}"))?;
+                let text = if json {
+                    serde_json::to_string_pretty(&m.to_json(bytes.len())).expect("JSON values serialise") + "\n"
+                } else {
+                    info::describe_meter(&m, bytes.len())
+                };
+                print!("{text}");
+                return Ok(());
+            }
+            let m = family::describe(&bytes).map_err(|e| format!("{name}: {e}"))?;
             print!("{}", if json { info::json(&m, bytes.len()) } else { info::describe(&m, bytes.len()) });
+            if model.is_none() && !json {
+                // The built-in score model too: `info --model` on its bundle prints the same.
+                let m = MeterNetwork::shipped().map_err(|e| e.to_string())?;
+                let meter = info::describe_meter(&m, pianoscribe::score::beats::network::SHIPPED_BUNDLE.len());
+                print!("\nscore model (built in):\n{meter}");
+            }
             Ok(())
         }
         Command::Eval { est, reference, json, onset_tolerance, pedal_extend_ref, pedal_extend_est } => {
@@ -268,6 +286,15 @@ struct ScoreArgs {
     /// The time signature, when known: 2/4, 3/4, 4/4, 6/8, 9/8 or 12/8 (default: estimated).
     #[arg(long, value_name = "N/D", value_parser = parse_meter)]
     meter: Option<Meter>,
+    /// Where the beat evidence comes from: the learned model (default) or the hand-made rules.
+    #[arg(long, value_enum, default_value_t = TrackerArg::Learned)]
+    tracker: TrackerArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TrackerArg {
+    Learned,
+    Rules,
 }
 
 impl ScoreArgs {
@@ -278,6 +305,10 @@ impl ScoreArgs {
             triplets: !self.no_triplets,
             tempo_hint: self.tempo,
             meter: self.meter,
+            tracker: match self.tracker {
+                TrackerArg::Learned => Tracker::Learned,
+                TrackerArg::Rules => Tracker::Rules,
+            },
         }
     }
 }

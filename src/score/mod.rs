@@ -39,6 +39,19 @@ pub struct ScoreOptions {
     pub tempo_hint: Option<f64>,
     /// The meter, when known (beats per bar, compound or not); default: estimated.
     pub meter: Option<Meter>,
+    /// Where the beat and bar evidence comes from (default: the learned model).
+    pub tracker: Tracker,
+}
+
+/// The source of the beat tracker's evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Tracker {
+    /// The learned metrical model (tools/meter, trained on ASAP's training set; shipped as models/meter.pscb).
+    #[default]
+    Learned,
+    /// Hand-made rules: each chord's beat salience and a logistic downbeat model over each beat's notes.
+    Rules,
 }
 
 impl ScoreOptions {
@@ -62,7 +75,14 @@ impl ScoreOptions {
 
 impl Default for ScoreOptions {
     fn default() -> Self {
-        ScoreOptions { hands: true, subdivisions: 4, triplets: true, tempo_hint: None, meter: None }
+        ScoreOptions {
+            hands: true,
+            subdivisions: 4,
+            triplets: true,
+            tempo_hint: None,
+            meter: None,
+            tracker: Tracker::Learned,
+        }
     }
 }
 

@@ -30,6 +30,7 @@ CHORD_SECONDS = 0.035  # notes starting within 35 ms of a chord's first note bel
 BEAT_SECONDS = 0.05  # a note is on a beat when its onset is within 50 ms of an annotated beat...
 NEAREST_SECONDS = 0.07  # ...or it is the note nearest that beat, within the 70 ms that the F-measure allows
 PEDAL_BEFORE, PEDAL_AFTER = 0.15, 0.05  # a sustain press this close to an onset counts as "pressed at" it
+INTERVAL_CLIP, INTERVAL_FLOOR = 10.0, 0.01  # time intervals enter as ln(min(seconds, 10) + 0.01)
 
 # The per-note inputs, in order (`features`); the network reads FEATURES columns.
 FEATURE_NAMES = (
@@ -182,7 +183,7 @@ def features(notes, sustain):
     on, off, pitch, vel = notes[:, 0], notes[:, 1], notes[:, 2], notes[:, 3]
 
     def log(x):
-        return np.log(np.clip(x, 0.0, 10.0) + 0.01)
+        return np.log(np.clip(x, 0.0, INTERVAL_CLIP) + INTERVAL_FLOOR)
 
     gap = np.diff(on)
     out[:, 0] = log(np.concatenate([[1.0], gap]))

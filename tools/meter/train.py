@@ -4,7 +4,11 @@ transposition, velocity, a transcription's errors), binary cross-entropy for the
 targets and a smooth L1 loss on the ln inter-beat interval, Adam, gradient clipping.
 
   python -m tools.meter.train --cache CACHE --out RUN [--steps N] [--hours H] [--batch 16] [--notes 500]
-        [--lr 1e-3] [--clip 1] [--validate-every 200] [--checkpoint-every 50] [--threads 1] [--seed 0]
+        [--lr 1e-3] [--decay-steps 0] [--clip 1] [--validate-every 200] [--checkpoint-every 50] [--threads 1]
+        [--seed 0]
+
+The learning rate is --lr throughout, or with --decay-steps N falls along a half cosine from --lr at step 0 to
+1 % of it at step N (and stays there): a function of the step alone, so that a resumed run follows it exactly.
 
 RUN holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted run
 resumes from it with the same model, optimiser, step and random state, and sees the batches the uninterrupted
@@ -147,6 +151,14 @@ COLUMNS = ["step", "loss", "beat", "downbeat", "ibi", "lr", "hours", "step_secon
            "valid_beat_f", "valid_downbeat_f", "noisy_beat_f", "noisy_downbeat_f", "validation_seconds"]
 
 
+def learning_rate(args, step):
+    """The rate for `step` (0-based): constant, or a half cosine down to 1 % over --decay-steps."""
+    if args.decay_steps <= 0:
+        return args.lr
+    t = min(step / args.decay_steps, 1.0)
+    return args.lr * (0.01 + 0.99 * 0.5 * (1.0 + np.cos(np.pi * t)))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", required=True)
@@ -156,6 +168,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--notes", type=int, default=500)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--decay-steps", type=int, default=0, help="cosine decay to 1%% of --lr by this step")
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--ibi-weight", type=float, default=0.5)
     ap.add_argument("--checkpoint-every", type=int, default=50)
@@ -219,6 +232,9 @@ def main(argv=None):
     net.train()
     while step < args.steps and not (args.hours and elapsed() >= args.hours * 3600):
         t = time.time()
+        lr = learning_rate(args, step)
+        for group in opt.param_groups:
+            group["lr"] = lr
         x, y = make_batch(cache, train, weights, args, step + 1)
         parts = losses(net(x), y)
         loss = parts["beat"] + parts["downbeat"] + args.ibi_weight * parts["ibi"]
@@ -232,7 +248,7 @@ def main(argv=None):
               f"{parts['downbeat'].item():.4f}, ibi {parts['ibi'].item():.4f})  {dt:.2f} s/step, "
               f"{args.batch / dt:.1f} examples/s ", end="", flush=True)
         row = [step, round(loss.item(), 6)] + [round(parts[k].item(), 6) for k in ("beat", "downbeat", "ibi")]
-        row += [args.lr, round(elapsed() / 3600, 4), round(dt, 3), round(args.batch / dt, 2)]
+        row += [lr, round(elapsed() / 3600, 4), round(dt, 3), round(args.batch / dt, 2)]
         last = step >= args.steps or (args.hours and elapsed() >= args.hours * 3600)
         if step % args.validate_every == 0 or last:
             t = time.time()

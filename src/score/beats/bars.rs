@@ -3,6 +3,7 @@
 //! regular bars, and simple or compound meter.
 
 use super::chords::Chord;
+use super::network::NoteMeter;
 use super::Performance;
 use crate::notes::Note;
 
@@ -153,6 +154,25 @@ impl DownbeatModel {
     }
 }
 
+/// For each beat, the log-likelihood ratios of being a downbeat and of not being one from the learned model:
+/// the highest downbeat probability among the notes within `BEAT_WINDOW` of it, over the share of downbeats
+/// among beats; no evidence either way for a beat without notes.
+fn learned_evidence(beats: &[f64], m: &NoteMeter) -> Vec<(f64, f64)> {
+    let share = m.downbeat_share.clamp(0.01, 0.99);
+    beats
+        .iter()
+        .map(|&b| {
+            let lo = m.onsets.partition_point(|&t| t < b - BEAT_WINDOW);
+            let hi = m.onsets.partition_point(|&t| t <= b + BEAT_WINDOW);
+            if lo == hi {
+                return (0.0, 0.0);
+            }
+            let p = m.downbeat[lo..hi].iter().copied().fold(0.0f32, f32::max).clamp(1e-4, 1.0 - 1e-4) as f64;
+            (p.ln() - share.ln(), (1.0 - p).ln() - (1.0 - share).ln())
+        })
+        .collect()
+}
+
 /// Each beat's position in its bar of `per_bar` beats (0: the downbeat), by dynamic programming over the
 /// evidence: a bar is `per_bar` beats, or one more or one fewer at `SLIP_COST`. Returns the positions and
 /// their log-likelihood.
@@ -238,8 +258,10 @@ pub(super) fn bars(
     model: &DownbeatModel,
     beats_per_bar: Option<u32>,
 ) -> (Vec<f64>, u32, usize) {
-    let features = beat_features(beats, &performance.notes, &performance.chords, &performance.presses);
-    let evidence = model.evidence(&features);
+    let evidence = match &performance.learned {
+        Some(m) => learned_evidence(beats, m),
+        None => model.evidence(&beat_features(beats, &performance.notes, &performance.chords, &performance.presses)),
+    };
     let lengths = beats_per_bar.map_or(vec![2, 3, 4], |m| vec![m]);
     let (positions, per_bar) = best_bars(&evidence, &lengths);
     let (mended, first) = regular_bars(beats, &positions, per_bar as usize);

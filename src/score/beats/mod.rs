@@ -1,17 +1,23 @@
-//! Beats, downbeats and meter from a performance's notes. The method (`track`) and its constants were worked
-//! out on ASAP's development performances (../shared/data/asap-dev); tests/score.rs measures it there.
+//! Beats, downbeats and meter from a performance's notes. The evidence comes from the learned metrical model
+//! ([`network`], trained by tools/meter on ASAP's training set: per note, beat and downbeat probabilities and the
+//! beat period) or, with `Tracker::Rules`, from hand-made rules (each chord's beat salience and a logistic
+//! downbeat model, worked out on ASAP's development performances); either way the decoding is the same: a
+//! dynamic programme over time and beat period, then a Viterbi path over positions in the bar. tests/score.rs
+//! measures both on ../shared/data/asap-dev.
 
-use super::{Meter, ScoreOptions};
+use super::{Meter, ScoreOptions, Tracker};
 use crate::error::{Error, Result};
 use crate::notes::{Note, PedalKind, Transcription};
 
 mod bars;
 mod chords;
+pub mod network;
 mod tempo;
 
 use bars::{bars, beat_features, is_compound};
 pub use bars::{DownbeatModel, DOWNBEAT_FEATURES, DOWNBEAT_MODEL};
 use chords::{chords, Chord};
+use network::{MeterNetwork, NoteMeter};
 use tempo::{onset_strength, overall_period, track_beats};
 
 /// Beat times with the meter they group into: `times[first_downbeat]` starts the first full bar; the beats
@@ -105,15 +111,18 @@ impl BeatGrid {
     }
 }
 
-/// What the tracker reads from a performance: its notes in order, their chords and the sustain presses.
+/// What the tracker reads from a performance: its notes in order, their chords and the sustain presses, and
+/// the learned model's outputs when it runs (each chord's salience is then its notes' highest beat
+/// probability).
 struct Performance {
     pub(super) notes: Vec<Note>,
     pub(super) chords: Vec<Chord>,
     pub(super) presses: Vec<f64>,
+    pub(super) learned: Option<NoteMeter>,
 }
 
 impl Performance {
-    fn new(t: &Transcription) -> Result<Self> {
+    fn new(t: &Transcription, options: &ScoreOptions) -> Result<Self> {
         let mut notes: Vec<Note> =
             t.notes.iter().filter(|n| n.onset.is_finite() && n.offset.is_finite()).copied().collect();
         if notes.is_empty() {
@@ -124,19 +133,57 @@ impl Performance {
         let mut presses: Vec<f64> =
             t.pedals.iter().filter(|p| p.kind == PedalKind::Sustain && p.start.is_finite()).map(|p| p.start).collect();
         presses.sort_by(f64::total_cmp);
-        let chords = chords(&notes, &presses);
-        Ok(Performance { notes, chords, presses })
+        let mut chords = chords(&notes, &presses);
+        let learned = match options.tracker {
+            Tracker::Learned => Some(MeterNetwork::shipped()?.run(t)?),
+            Tracker::Rules => None,
+        };
+        if let Some(m) = &learned {
+            let salience = per_chord(&chords, &m.onsets, &m.beat);
+            for (c, p) in chords.iter_mut().zip(salience) {
+                c.salience = p;
+            }
+        }
+        Ok(Performance { notes, chords, presses, learned })
     }
 
-    /// The beats, before bars: the overall period (autocorrelation under tempo priors, or the tempo hint),
-    /// then dynamic programming over time and period.
+    /// The beats, before bars: dynamic programming over time and period around an overall period. That period
+    /// is the tempo hint's; or, with the learned model, whichever of a few metrical levels (around the learned
+    /// periods' median and the autocorrelation's peak) gives beats that best explain the model's per-note beat
+    /// probabilities; or, with the rules, the autocorrelation peak under tempo priors.
     fn beats(&self, options: &ScoreOptions) -> Vec<f64> {
         let strength = onset_strength(&self.chords);
-        let period = match options.tempo_hint {
-            Some(bpm) => 60.0 / bpm,
-            None => overall_period(&strength, &self.chords),
+        let auto = || overall_period(&strength, &self.chords);
+        let track = |p: f64| track_beats(&strength, p);
+        let (period, beats) = match (options.tempo_hint, &self.learned) {
+            (Some(bpm), _) => (60.0 / bpm, track(60.0 / bpm)),
+            (None, None) => {
+                let p = auto();
+                (p, track(p))
+            }
+            (None, Some(m)) => {
+                let mut centres = vec![auto()];
+                centres.extend(weighted_median(&m.beat_seconds, &m.beat));
+                let mut candidates: Vec<f64> = vec![];
+                for c in centres {
+                    for ratio in LEVEL_RATIOS {
+                        let p = (c * ratio).clamp(MIN_PERIOD, MAX_PERIOD);
+                        if candidates.iter().all(|q| (q / p).ln().abs() > LEVEL_DISTINCT) {
+                            candidates.push(p);
+                        }
+                    }
+                }
+                candidates
+                    .into_iter()
+                    .map(|p| {
+                        let beats = track(p);
+                        (note_likelihood(&beats, m), p, beats)
+                    })
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, p, beats)| (p, beats))
+                    .expect("at least one candidate")
+            }
         };
-        let beats = track_beats(&strength, period);
         if beats.len() >= 2 {
             return beats;
         }
@@ -144,6 +191,76 @@ impl Performance {
         let start = self.notes[0].onset;
         (0..2).map(|k| start + k as f64 * period).collect()
     }
+}
+
+/// The metrical levels tried around each centre period (beats twice as fast ... twice as slow).
+const LEVEL_RATIOS: [f64; 5] = [0.5, 2.0 / 3.0, 1.0, 1.5, 2.0];
+/// Candidate periods closer than this (in log) to one already tried are not tried again.
+const LEVEL_DISTINCT: f64 = 0.1;
+/// Beat periods the tracker considers at all (seconds): 400 to 24 beats per minute.
+const MIN_PERIOD: f64 = 0.15;
+const MAX_PERIOD: f64 = 2.5;
+/// A note within this of a beat is on it (as tools/meter/data.py's targets count it).
+const ON_BEAT: f64 = 0.05;
+
+/// How well beats explain the learned per-note beat probabilities: the log-likelihood of every note being on
+/// a beat (within `ON_BEAT`) where it is, and off the beats where it is not.
+fn note_likelihood(beats: &[f64], m: &NoteMeter) -> f64 {
+    m.onsets
+        .iter()
+        .zip(&m.beat)
+        .map(|(&t, &p)| {
+            let k = beats.partition_point(|&b| b < t);
+            let near = [k.wrapping_sub(1), k].iter().filter_map(|&i| beats.get(i)).any(|b| (b - t).abs() <= ON_BEAT);
+            let p = (p as f64).clamp(1e-4, 1.0 - 1e-4);
+            if near {
+                p.ln()
+            } else {
+                (1.0 - p).ln()
+            }
+        })
+        .sum()
+}
+
+/// Each chord's highest value among the notes that start in it (from its time to the next chord's), for values
+/// per note at sorted `onsets`.
+fn per_chord(chords: &[Chord], onsets: &[f64], values: &[f32]) -> Vec<f64> {
+    let mut out = vec![0.0; chords.len()];
+    let mut k = 0;
+    for (i, c) in chords.iter().enumerate() {
+        let end = chords.get(i + 1).map_or(f64::INFINITY, |n| n.time);
+        while k < onsets.len() && onsets[k] < c.time {
+            k += 1;
+        }
+        while k < onsets.len() && onsets[k] < end {
+            out[i] = f64::max(out[i], values[k] as f64);
+            k += 1;
+        }
+    }
+    out
+}
+
+/// The median of `values` weighted by `weights` (None when the weights sum to nothing).
+fn weighted_median(values: &[f32], weights: &[f32]) -> Option<f64> {
+    let mut pairs: Vec<(f32, f32)> = values
+        .iter()
+        .zip(weights)
+        .filter(|(v, w)| v.is_finite() && **v > 0.0 && **w > 0.0)
+        .map(|(v, w)| (*v, *w))
+        .collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f64 = pairs.iter().map(|p| p.1 as f64).sum();
+    if !(total > 0.0) {
+        return None;
+    }
+    let mut acc = 0.0;
+    pairs
+        .iter()
+        .find(|p| {
+            acc += p.1 as f64;
+            acc >= 0.5 * total
+        })
+        .map(|p| p.0 as f64)
 }
 
 /// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the
@@ -156,7 +273,7 @@ pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
 
 /// [`track`] with another downbeat model (to fit and evaluate one).
 pub fn track_with(t: &Transcription, options: &ScoreOptions, model: &DownbeatModel) -> Result<BeatGrid> {
-    let performance = Performance::new(t)?;
+    let performance = Performance::new(t, options)?;
     let beats = performance.beats(options);
     let (beats, per_bar, downbeat) = bars(&beats, &performance, model, options.meter.map(|m| m.beats_per_bar));
     let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
@@ -168,7 +285,7 @@ pub fn downbeat_features(
     t: &Transcription,
     options: &ScoreOptions,
 ) -> Result<(Vec<f64>, Vec<[f64; DOWNBEAT_FEATURES]>)> {
-    let performance = Performance::new(t)?;
+    let performance = Performance::new(t, &ScoreOptions { tracker: Tracker::Rules, ..options.clone() })?;
     let beats = performance.beats(options);
     let features = beat_features(&beats, &performance.notes, &performance.chords, &performance.presses);
     Ok((beats, features))
