@@ -31,6 +31,8 @@ struct Performance {
     /// The score as MIDI (one track per staff, the last the lowest) and its annotated beats (score seconds).
     score_midi: PathBuf,
     score_beats: Vec<f64>,
+    /// The written score as MusicXML (ASAP's, from MuseScore).
+    xml_score: PathBuf,
 }
 
 impl Performance {
@@ -62,6 +64,7 @@ fn asap() -> Vec<Performance> {
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (perf, ann) = (col("midi_performance"), col("performance_annotations"));
     let (score_midi, score_ann) = (col("midi_score"), col("midi_score_annotations"));
+    let xml_score = col("xml_score");
     let mut out = vec![];
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
@@ -96,6 +99,7 @@ fn asap() -> Vec<Performance> {
             .collect();
         out.push(Performance {
             score_midi: root.join(cells[score_midi]),
+            xml_score: root.join(cells[xml_score]),
             score_beats,
             name: cells[perf].trim_end_matches(".mid").to_string(),
             midi: root.join(cells[perf]),
@@ -340,6 +344,8 @@ struct Row {
     meter_ok: bool,
     /// The tracked time signature, and the annotated one where they differ ("2/4 (4/4)").
     meter: String,
+    /// What a reader meets in our score and in the written one.
+    notation: (Notation, Notation),
     /// The tracked beat period over the annotated one (medians): 0.5 where beats come twice as fast.
     tempo: f64,
     agreement: Agreement,
@@ -355,10 +361,21 @@ fn tracked_row(
     until: f64,
     dir: &std::path::Path,
 ) -> (PathBuf, Row) {
+    // PIANOSCRIBE_GIVEN_METER=1 / PIANOSCRIBE_GIVEN_TEMPO=1: the annotated meter / median tempo as if given
+    // (--meter, --tempo), to see what the tracker loses to each.
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    let meter = (set("PIANOSCRIBE_GIVEN_METER") && (2..=4).contains(&p.meter().beats_per_bar)).then(|| p.meter());
+    let tempo =
+        set("PIANOSCRIBE_GIVEN_TEMPO").then(|| 60.0 / median_interval(&p.beats)).filter(|t| (20.0..=400.0).contains(t));
+    let options =
+        &ScoreOptions { meter: meter.or(options.meter), tempo_hint: tempo.or(options.tempo_hint), ..options.clone() };
     let s = score::from_performance(t, options).unwrap();
     let grid = BeatGrid::new(s.beat_times.clone(), s.pickup_beats as usize, s.meter).unwrap();
     let before = |v: &[f64]| v.iter().copied().filter(|&x| x < until).collect::<Vec<f64>>();
+    let xml = score::musicxml::write(&s, &p.name);
+    let written = Notation::of(&std::fs::read_to_string(&p.xml_score).unwrap());
     let row = Row {
+        notation: (Notation::of(&xml), written),
         beat: event_f_measure(&before(&p.beats), &before(&s.beat_times), 0.07).f1,
         down: event_f_measure(&before(&p.downbeats), &before(&grid.downbeats()), 0.07).f1,
         meter_ok: s.meter == p.meter(),
@@ -375,8 +392,98 @@ fn tracked_row(
         key_ok: p.key.map(|k| (k as i32 - s.keys[0].1.fifths as i32).rem_euclid(12) == 0),
     };
     let path = dir.join(format!("{}.musicxml", file_name(p)));
-    std::fs::write(&path, score::musicxml::write(&s, &p.name)).unwrap();
+    std::fs::write(&path, &xml).unwrap();
     (path, row)
+}
+
+/// What users complain about in MIDI-to-score output, counted in a MusicXML file (as text: both files are
+/// plain partwise MusicXML): printed rests per bar, tied notes (a tie starting) per note, clef changes per 10
+/// bars (clefs beyond each staff's first), voices holding notes per bar (both staves), and notes in tuplets
+/// per note.
+#[derive(Debug, Clone, Copy, Default)]
+struct Notation {
+    rests_per_bar: f64,
+    ties_per_note: f64,
+    clef_changes_per_10_bars: f64,
+    voices_per_bar: f64,
+    tuplets_per_note: f64,
+}
+
+impl Notation {
+    fn of(xml: &str) -> Notation {
+        let count = |s: &str| xml.matches(s).count() as f64;
+        let bars = count("<measure ").max(1.0);
+        let notes = count("<pitch>").max(1.0);
+        let staves = if xml.contains("<staves>2</staves>") { 2.0 } else { 1.0 };
+        // Printed rests (not hidden with print-object="no"), and the voices that hold notes in each bar.
+        let mut rests = 0.0;
+        let mut voices = 0.0;
+        for bar in xml.split("<measure ").skip(1) {
+            let mut numbers = std::collections::BTreeSet::new();
+            for note in bar.split("<note").skip(1) {
+                let note = note.split("</note>").next().unwrap_or("");
+                if note.contains("<rest") && !note.starts_with(r#" print-object="no""#) {
+                    rests += 1.0;
+                }
+                if note.contains("<pitch>") {
+                    if let Some(v) = note.split("<voice>").nth(1).and_then(|v| v.split('<').next()) {
+                        numbers.insert(v.trim().to_string());
+                    }
+                }
+            }
+            voices += numbers.len() as f64;
+        }
+        Notation {
+            rests_per_bar: rests / bars,
+            ties_per_note: count("<tie type=\"start\"") / notes,
+            clef_changes_per_10_bars: (count("<clef") - staves).max(0.0) / bars * 10.0,
+            voices_per_bar: voices / bars,
+            tuplets_per_note: count("<time-modification>") / notes,
+        }
+    }
+}
+
+/// Prints each performance's notation counts, ours against the written score's, and the means.
+fn print_notation(title: &str, rows: &[(String, Row)]) {
+    eprintln!(
+        "{:<58} {:>13} {:>13} {:>13} {:>13} {:>13}",
+        format!("{title}: ours / written"),
+        "rests/bar",
+        "ties/note",
+        "clefs/10bars",
+        "voices/bar",
+        "tuplets/note"
+    );
+    let line = |name: &str, a: &Notation, b: &Notation| {
+        eprintln!(
+            "{name:<58} {:>6.2}/{:<6.2} {:>6.3}/{:<6.3} {:>6.2}/{:<6.2} {:>6.2}/{:<6.2} {:>6.3}/{:<6.3}",
+            a.rests_per_bar,
+            b.rests_per_bar,
+            a.ties_per_note,
+            b.ties_per_note,
+            a.clef_changes_per_10_bars,
+            b.clef_changes_per_10_bars,
+            a.voices_per_bar,
+            b.voices_per_bar,
+            a.tuplets_per_note,
+            b.tuplets_per_note
+        )
+    };
+    for (name, r) in rows {
+        line(name, &r.notation.0, &r.notation.1);
+    }
+    let n = rows.len() as f64;
+    let mean = |f: &dyn Fn(&Notation) -> f64, k: usize| {
+        rows.iter().map(|(_, r)| f(if k == 0 { &r.notation.0 } else { &r.notation.1 })).sum::<f64>() / n
+    };
+    let m = |k| Notation {
+        rests_per_bar: mean(&|x| x.rests_per_bar, k),
+        ties_per_note: mean(&|x| x.ties_per_note, k),
+        clef_changes_per_10_bars: mean(&|x| x.clef_changes_per_10_bars, k),
+        voices_per_bar: mean(&|x| x.voices_per_bar, k),
+        tuplets_per_note: mean(&|x| x.tuplets_per_note, k),
+    };
+    line(&format!("mean of {}", rows.len()), &m(0), &m(1));
 }
 
 fn median_interval(times: &[f64]) -> f64 {
@@ -463,6 +570,7 @@ fn tracked_beats_on_asap() {
     let cut = if seconds > 0.0 { format!(", first {seconds} s") } else { String::new() };
     print_table(&format!("performance MIDI{cut}, hand-made rules"), &rule_rows);
     let (beat, down) = print_table(&format!("performance MIDI{cut}, learned model"), &rows);
+    print_notation("learned model", &rows);
     if !chain_rows.is_empty() {
         print_table(&format!("transcribed from rendered audio{cut}, learned model"), &chain_rows);
     }

@@ -62,6 +62,20 @@ fn chords_of(notes: &[ScoreNote]) -> Vec<Event> {
     events
 }
 
+/// A chord released before the next one starts is written to last until it, as a score writes a detached note
+/// (a rest in the gap would be a rest that no score has), unless the gap is a beat or longer and at least as
+/// long as the chord: then it is a rest.
+fn legato(mut events: Vec<Event>, beat: u64) -> Vec<Event> {
+    for i in 0..events.len().saturating_sub(1) {
+        let next = events[i + 1].start;
+        let (length, gap) = (events[i].end - events[i].start, next.saturating_sub(events[i].end));
+        if gap > 0 && (gap < beat || gap < length) {
+            events[i].end = next;
+        }
+    }
+    events
+}
+
 /// A staff's two voices: notes held at least a beat past the staff's next onset (a bass or a melody note
 /// sustained under moving notes) go to the second voice when it is free, the rest to the first, where a chord
 /// lasts until the next onset.
@@ -93,7 +107,7 @@ fn staff_voices(score: &Score, staff: Staff) -> [Vec<Event>; 2] {
             first.push(*n);
         }
     }
-    let mut voices = [chords_of(&first), chords_of(&second)];
+    let mut voices = [legato(chords_of(&first), beat), chords_of(&second)];
     for g in graces {
         for v in voices.iter_mut() {
             if let Ok(i) = v.binary_search_by_key(&g.start, |e| e.start) {
@@ -105,8 +119,9 @@ fn staff_voices(score: &Score, staff: Staff) -> [Vec<Event>; 2] {
     voices
 }
 
-/// [a, b) (ticks from the bar's start) as written values: from a beat, whole beats or a value shorter than a
-/// beat; off the beat, no value crosses the next beat. Longest values first, backtracking where a choice
+/// [a, b) (ticks from the bar's start) as written values: from a beat, whole beats, a beat and a half (a dotted
+/// beat) or a value shorter than a beat; off the beat, no value crosses the next beat, except a beat-long
+/// value from the middle of a beat (a syncopation). Longest values first, backtracking where a choice
 /// would leave a remainder no value can write (a sixteenth position followed by a triplet one, say).
 fn pieces(a: u64, b: u64, beat: u64) -> Vec<(u64, u64)> {
     fn go(a: u64, b: u64, beat: u64, dead: &mut std::collections::HashSet<u64>, out: &mut Vec<(u64, u64)>) -> bool {
@@ -118,8 +133,15 @@ fn pieces(a: u64, b: u64, beat: u64) -> Vec<(u64, u64)> {
         }
         let on_beat = a % beat == 0;
         let next_beat = (a / beat + 1) * beat;
+        // A beat-long value from the middle of a beat (the syncopation eighth, quarter, eighth).
+        let syncopated = a % beat == beat / 2 && beat % 2 == 0;
         for &(v, ..) in &VALUES {
-            let fits = v <= b - a && if on_beat { v % beat == 0 || v < beat } else { a + v <= next_beat };
+            let fits = v <= b - a
+                && if on_beat {
+                    v % beat == 0 || v < beat || 2 * v == 3 * beat
+                } else {
+                    a + v <= next_beat || (syncopated && v == beat)
+                };
             if !fits {
                 continue;
             }
@@ -353,37 +375,75 @@ fn voice_in_bar(w: &mut Writer, score: &Score, v: &mut Voice, bar: u32) {
         w.line(4, &format!("<staff>{}</staff>", staff as u8));
         w.line(3, "</note>");
     };
-    for (a, b, event) in segments {
-        if whole_rest {
-            rest(w, r#"<rest measure="yes"/>"#, b - a);
-            continue;
-        }
-        for (p, len) in pieces(a - start, b - start, beat) {
-            let at = start + p;
-            let value = value_of(len);
-            match event {
-                None if !shown => rest(w, "<rest/>", len),
-                None => note_xml(w, None, len, voice, staff, value, false, false, false, None),
-                Some(e) => {
-                    let tie_stop = at > e.start;
-                    let tie_start = at + len < e.end;
-                    if at == e.start {
-                        let (kind, slash) = if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
-                        for g in &e.graces {
-                            let accidental = written_accidental(&mut alters, key, g.spelling);
-                            grace_xml(w, g.spelling, voice, staff, kind, slash, accidental);
-                        }
+    if whole_rest {
+        rest(w, r#"<rest measure="yes"/>"#, end - start);
+        return;
+    }
+    let written: Vec<(u64, u64, Option<&Event>)> = segments
+        .iter()
+        .flat_map(|&(a, b, event)| {
+            pieces(a - start, b - start, beat).into_iter().map(move |(p, len)| (start + p, len, event))
+        })
+        .collect();
+    // Triplet values under one tuplet bracket per beat (per half beat for sixteenth triplets), where they follow
+    // each other.
+    let group = |&(at, len, _): &(u64, u64, Option<&Event>)| {
+        let triplet = value_of(len).is_some_and(|v| v.2);
+        let unit = if len * 6 == beat { beat / 2 } else { beat };
+        triplet.then(|| (at - start) / unit.max(1))
+    };
+    for (i, piece) in written.iter().enumerate() {
+        let &(at, len, event) = piece;
+        let value = value_of(len);
+        let g = group(piece);
+        let marks = Marks {
+            tuplet_start: g.is_some() && (i == 0 || group(&written[i - 1]) != g),
+            tuplet_stop: g.is_some() && written.get(i + 1).is_none_or(|next| group(next) != g),
+            ..Marks::default()
+        };
+        match event {
+            None if !shown => rest(w, "<rest/>", len),
+            None => note_xml(w, None, len, voice, staff, value, marks, None),
+            Some(e) => {
+                if at == e.start {
+                    let (kind, slash) = if e.graces.len() == 1 { ("eighth", true) } else { ("16th", false) };
+                    for g in &e.graces {
+                        let accidental = written_accidental(&mut alters, key, g.spelling);
+                        grace_xml(w, g.spelling, voice, staff, kind, slash, accidental);
                     }
-                    for (k, n) in e.notes.iter().enumerate() {
-                        let s = n.spelling;
-                        // A tied continuation keeps the alteration its start showed.
-                        let accidental = if tie_stop { None } else { written_accidental(&mut alters, key, s) };
-                        note_xml(w, Some(s), len, voice, staff, value, k > 0, tie_start, tie_stop, accidental);
-                    }
+                }
+                let tie_stop = at > e.start;
+                let tie_start = at + len < e.end;
+                for (k, n) in e.notes.iter().enumerate() {
+                    let s = n.spelling;
+                    // A tied continuation keeps the alteration its start showed.
+                    let accidental = if tie_stop { None } else { written_accidental(&mut alters, key, s) };
+                    // The tuplet bracket is the chord's, written on its first note.
+                    let first = k == 0;
+                    let marks = Marks {
+                        chord: !first,
+                        tie_start,
+                        tie_stop,
+                        tuplet_start: first && marks.tuplet_start,
+                        tuplet_stop: first && marks.tuplet_stop,
+                    };
+                    note_xml(w, Some(s), len, voice, staff, value, marks, accidental);
                 }
             }
         }
     }
+}
+
+/// What a note carries beyond its pitch and value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// Sounds with the note before it (`<chord/>`).
+    chord: bool,
+    tie_start: bool,
+    tie_stop: bool,
+    /// Opens or closes a tuplet bracket.
+    tuplet_start: bool,
+    tuplet_stop: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -394,11 +454,10 @@ fn note_xml(
     voice: u8,
     staff: Staff,
     value: Option<(&str, u8, bool)>,
-    chord: bool,
-    tie_start: bool,
-    tie_stop: bool,
+    marks: Marks,
     accidental: Option<&str>,
 ) {
+    let Marks { chord, tie_start, tie_stop, tuplet_start, tuplet_stop } = marks;
     w.line(3, "<note>");
     if chord {
         w.line(4, "<chord/>");
@@ -433,13 +492,19 @@ fn note_xml(
         w.line(4, &format!("<accidental>{a}</accidental>"));
     }
     w.line(4, &format!("<staff>{}</staff>", staff as u8));
-    if tie_start || tie_stop {
+    if tie_start || tie_stop || tuplet_start || tuplet_stop {
         let mut n = String::from("<notations>");
         if tie_stop {
             n.push_str(r#"<tied type="stop"/>"#);
         }
         if tie_start {
             n.push_str(r#"<tied type="start"/>"#);
+        }
+        if tuplet_start {
+            n.push_str(r#"<tuplet type="start" bracket="yes"/>"#);
+        }
+        if tuplet_stop {
+            n.push_str(r#"<tuplet type="stop"/>"#);
         }
         n.push_str("</notations>");
         w.line(4, &n);
@@ -486,7 +551,11 @@ mod tests {
         // 4/4, beat 48: from the second sixteenth to the end of beat 3: a dotted eighth to beat 2, then a half.
         assert_eq!(pieces(12, 144, 48), vec![(12, 36), (48, 96)]);
         assert_eq!(pieces(0, 192, 48), vec![(0, 192)]);
-        assert_eq!(pieces(0, 72, 48), vec![(0, 48), (48, 24)]);
+        // A dotted quarter from the beat; a syncopated quarter from the middle of a beat; but a quarter from the
+        // second sixteenth is split at the beat.
+        assert_eq!(pieces(0, 72, 48), vec![(0, 72)]);
+        assert_eq!(pieces(24, 72, 48), vec![(24, 48)]);
+        assert_eq!(pieces(12, 60, 48), vec![(12, 36), (48, 12)]);
         // Triplets: the second and third eighths of a triplet beat.
         assert_eq!(pieces(16, 48, 48), vec![(16, 32)]);
         assert_eq!(pieces(0, 16, 48), vec![(0, 16)]);

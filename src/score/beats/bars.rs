@@ -40,8 +40,10 @@ pub const DOWNBEAT_MODEL: DownbeatModel = DownbeatModel {
 };
 /// The cost (log-likelihood) of a bar one beat longer or shorter than the meter: a beat the tracker missed or
 /// added, or a phrase that starts off the bar. Lower costs mend more bars, but every beat dropped can cost beat
-/// F; chosen on ASAP's development performances (README, Sheet music).
+/// F. With the rules' evidence chosen on ASAP's development performances (README, Sheet music); with the
+/// learned model's, on its validation split of asap-train (2, 4 and 8 tried: 4 best).
 const SLIP_COST: f64 = 2.0;
+const LEARNED_SLIP_COST: f64 = 4.0;
 /// With two beats a bar, a bar a beat short and one a beat long look alike: an interval this many times the
 /// median beat or longer says short (a beat is added in it), a shorter one long (a beat is dropped).
 const MISSED_BEAT_RATIO: f64 = 1.4;
@@ -174,9 +176,9 @@ fn learned_evidence(beats: &[f64], m: &NoteMeter) -> Vec<(f64, f64)> {
 }
 
 /// Each beat's position in its bar of `per_bar` beats (0: the downbeat), by dynamic programming over the
-/// evidence: a bar is `per_bar` beats, or one more or one fewer at `SLIP_COST`. Returns the positions and
+/// evidence: a bar is `per_bar` beats, or one more or one fewer at the cost `slip`. Returns the positions and
 /// their log-likelihood.
-pub(super) fn bar_positions(evidence: &[(f64, f64)], per_bar: usize) -> (Vec<usize>, f64) {
+pub(super) fn bar_positions(evidence: &[(f64, f64)], per_bar: usize, slip: f64) -> (Vec<usize>, f64) {
     let n = evidence.len();
     let emit = |i: usize, p: usize| if p == 0 { evidence[i].0 } else { evidence[i].1 };
     let mut score: Vec<f64> = (0..per_bar).map(|p| emit(0, p)).collect();
@@ -185,8 +187,7 @@ pub(super) fn bar_positions(evidence: &[(f64, f64)], per_bar: usize) -> (Vec<usi
         let mut next = vec![0.0; per_bar];
         for p in 0..per_bar {
             // From the position before (on time), two before (a beat short) or the same (a beat long).
-            let candidates =
-                [((p + per_bar - 1) % per_bar, 0.0), ((p + 2 * per_bar - 2) % per_bar, SLIP_COST), (p, SLIP_COST)];
+            let candidates = [((p + per_bar - 1) % per_bar, 0.0), ((p + 2 * per_bar - 2) % per_bar, slip), (p, slip)];
             let (from, v) = candidates
                 .iter()
                 .map(|&(q, cost)| (q, score[q] - cost))
@@ -237,10 +238,10 @@ pub(super) fn regular_bars(beats: &[f64], positions: &[usize], per_bar: usize) -
 
 /// The bar length among `lengths` whose best positions (`bar_positions`) explain the evidence best, with
 /// those positions.
-pub(super) fn best_bars(evidence: &[(f64, f64)], lengths: &[u32]) -> (Vec<usize>, u32) {
+pub(super) fn best_bars(evidence: &[(f64, f64)], lengths: &[u32], slip: f64) -> (Vec<usize>, u32) {
     let mut best: Option<(Vec<usize>, f64, u32)> = None;
     for &m in lengths {
-        let (positions, score) = bar_positions(evidence, m as usize);
+        let (positions, score) = bar_positions(evidence, m as usize, slip);
         if best.as_ref().is_none_or(|b| score > b.1) {
             best = Some((positions, score, m));
         }
@@ -263,7 +264,8 @@ pub(super) fn bars(
         None => model.evidence(&beat_features(beats, &performance.notes, &performance.chords, &performance.presses)),
     };
     let lengths = beats_per_bar.map_or(vec![2, 3, 4], |m| vec![m]);
-    let (positions, per_bar) = best_bars(&evidence, &lengths);
+    let slip = if performance.learned.is_some() { LEARNED_SLIP_COST } else { SLIP_COST };
+    let (positions, per_bar) = best_bars(&evidence, &lengths, slip);
     let (mended, first) = regular_bars(beats, &positions, per_bar as usize);
     if mended.len() < 2 {
         // Too few beats to mend (a chord or two): as tracked, bars from the first downbeat.
@@ -309,7 +311,7 @@ mod tests {
         // 10 and then 12, 15, 18 (one beat earlier than a regular continuation).
         let downbeats = [1, 4, 7, 10, 12, 15, 18];
         let e = evidence(20, &downbeats);
-        let (positions, per_bar) = best_bars(&e, &[2, 3, 4]);
+        let (positions, per_bar) = best_bars(&e, &[2, 3, 4], SLIP_COST);
         assert_eq!(per_bar, 3);
         let found: Vec<usize> = (0..20).filter(|&i| positions[i] == 0).collect();
         assert_eq!(found, downbeats);
@@ -327,7 +329,7 @@ mod tests {
     fn an_extra_beat_is_dropped_to_keep_the_bars_regular() {
         // Bars of four, with beat 6 extra: downbeats at 0, 4, 9, 13.
         let e = evidence(17, &[0, 4, 9, 13]);
-        let (positions, per_bar) = best_bars(&e, &[4]);
+        let (positions, per_bar) = best_bars(&e, &[4], SLIP_COST);
         assert_eq!(per_bar, 4);
         let beats: Vec<f64> = (0..17).map(|i| i as f64).collect();
         let (mended, first) = regular_bars(&beats, &positions, 4);
