@@ -27,13 +27,8 @@ fn table(dir: &str, stem: &str) -> Vec<pianoscribe::Note> {
 /// The five figures of a row of the README's accuracy table: note F1, + offset, + offset + velocity, frame F1,
 /// frame accuracy. The README is the one place they are stated; this test measures them.
 fn readme_row(starts_with: &str) -> [f64; 5] {
-    let readme = std::fs::read_to_string(common::repo("README.md")).unwrap();
-    let line = readme
-        .lines()
-        .find(|l| l.starts_with(starts_with))
-        .unwrap_or_else(|| panic!("README.md has no accuracy row starting with {starts_with:?}"));
-    let v: Vec<f64> = line.split('|').filter_map(|c| c.trim().parse().ok()).collect();
-    v.try_into().unwrap_or_else(|v| panic!("README row {line:?}: expected 5 figures, found {v:?}"))
+    let v = common::readme_figures(starts_with);
+    v.try_into().unwrap_or_else(|v| panic!("README row {starts_with:?}: expected 5 figures, found {v:?}"))
 }
 
 fn figures(m: &pianoscribe::metrics::Scores) -> [f64; 5] {

@@ -64,7 +64,8 @@ fn chords_of(notes: &[ScoreNote]) -> Vec<Event> {
 
 /// A chord released before the next one starts is written to last until it, as a score writes a detached note
 /// (a rest in the gap would be a rest that no score has), unless the gap is a beat or longer and at least as
-/// long as the chord: then it is a rest.
+/// long as the chord: then it is a rest. (Lasting until the next onset rarely takes more written values than
+/// the chord and a rest would: measured on asap-dev, keeping the rest where it does changed nothing.)
 fn legato(mut events: Vec<Event>, beat: u64) -> Vec<Event> {
     for i in 0..events.len().saturating_sub(1) {
         let next = events[i + 1].start;

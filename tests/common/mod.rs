@@ -17,6 +17,24 @@ pub fn shared(rel: &str) -> PathBuf {
     p
 }
 
+/// The cells of the README table row that starts with `starts_with`, after its first (trimmed, empty ones
+/// kept). The README is the one place figures are stated; the tests that measure them check it.
+pub fn readme_cells(starts_with: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let line = readme
+        .lines()
+        .find(|l| l.starts_with(starts_with))
+        .unwrap_or_else(|| panic!("README.md has no table row starting with {starts_with:?}"));
+    let cells: Vec<String> = line.split('|').map(|c| c.trim().to_string()).collect();
+    // "| first | a | b |": empty before the first bar and after the last.
+    cells[2..cells.len().saturating_sub(1)].to_vec()
+}
+
+/// The figures of that row: every cell that is a number, and of a count "12/31" the 12.
+pub fn readme_figures(starts_with: &str) -> Vec<f64> {
+    readme_cells(starts_with).iter().filter_map(|c| c.split('/').next().and_then(|x| x.trim().parse().ok())).collect()
+}
+
 pub fn model_bytes() -> Vec<u8> {
     std::fs::read(repo("models/transkun-v2.pscb")).expect("models/transkun-v2.pscb")
 }

@@ -1,6 +1,7 @@
 """ASAP performances as note sequences with metrical targets, for the learned beat and downbeat model (issue 22).
 
   python -m tools.meter.data [--data ../shared/data/asap-train] --out CACHE [--validation-share 0.15]
+  python -m tools.meter.data --list-validation CACHE      (the validation split's MIDI files, one per line)
 
 reads every performance of ASAP's metadata.csv (its performance MIDI: notes with onset, offset, pitch and
 velocity, and the sustain pedal; its annotations: beats, downbeats, time signatures, key signatures) and writes
@@ -313,9 +314,20 @@ def prepare(data_dir, out, share=0.15, log=print):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
     ap.add_argument("--validation-share", type=float, default=0.15)
+    ap.add_argument("--list-validation", metavar="CACHE",
+                    help="only print the validation split's performance MIDI files (paths under the data folder, as "
+                         "tests/score.rs's PIANOSCRIBE_ASAP_ONLY reads them), one per line")
     args = ap.parse_args(argv)
+    if args.list_validation:
+        with open(os.path.join(args.list_validation, "manifest.json")) as f:
+            for e in json.load(f)["performances"]:
+                if e["split"] == "validation":
+                    print(e["midi"])
+        return
+    if not args.out:
+        ap.error("--out is required")
     if os.path.basename(os.path.normpath(args.data)) == "asap-dev":
         raise SystemExit("error: asap-dev is the evaluation set; the model never trains or validates on it")
     m = prepare(args.data, args.out, args.validation_share)

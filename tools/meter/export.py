@@ -102,6 +102,7 @@ def main(argv=None):
     net.eval()
     cache = data.Cache(args.cache)
     provenance = dict(state["provenance"])
+    provenance.pop("features", None)  # the header lists them
     provenance["weights"] = "fp32"
     provenance["exported_from"] = os.path.basename(args.checkpoint)
     # The cache's data folder is where asap-train lay on the training machine: keep its name only.
