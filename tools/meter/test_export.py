@@ -1,0 +1,71 @@
+"""The metrical model's exporter and learning-rate schedule (PyTorch, onnx and onnxruntime: the training venv, where
+build.sh runs these tests with PIANOSCRIBE_TEST_DEPS=required; Debian's python3 skips them)."""
+import argparse
+import unittest
+
+import numpy as np
+
+from tools.train.testing import missing
+
+
+class Export(unittest.TestCase):
+    def setUp(self):
+        try:
+            import onnxruntime  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError as e:
+            missing(self, f"the exporter needs torch and onnxruntime ({e})")
+
+    def test_the_exported_graph_computes_what_the_network_does(self):
+        import onnxruntime
+        import torch
+
+        from tools.meter import data, export, network
+        torch.manual_seed(3)
+        net = network.MeterNet(conv=8, hidden=8, layers=1, down_hidden=4, kernel=3, dropout=0.0).eval()
+        graph = export.onnx_bytes(net)
+        rng = np.random.default_rng(1)
+        onsets = np.sort(rng.uniform(0, 20, 120))
+        notes = np.stack([onsets, onsets + rng.uniform(0.05, 1, 120), rng.integers(30, 90, 120),
+                          rng.integers(20, 110, 120)], 1)
+        x = data.features(notes, np.array([[1.0, 3.0], [5.0, 9.0]]))
+        session = onnxruntime.InferenceSession(graph)
+        got = session.run(None, {"notes": x})
+        with torch.no_grad():
+            want = export.Exported(net)(torch.from_numpy(x))
+        self.assertEqual([o.name for o in session.get_outputs()], ["beat", "downbeat", "beat_seconds"])
+        for g, w in zip(got, want):
+            self.assertEqual(g.shape, (120,))
+            np.testing.assert_allclose(g, w.numpy(), atol=1e-5)
+        # Any number of notes: the graph's axis is free.
+        self.assertEqual(session.run(None, {"notes": x[:7]})[0].shape, (7,))
+
+    def test_the_header_lists_the_inputs_and_their_constants(self):
+        from tools.meter import data, export
+        h = export.header({"weights": "fp32"}, 0.25)
+        self.assertEqual(h["family"], "meter")
+        self.assertEqual(h["features"], list(data.FEATURE_NAMES))
+        self.assertEqual((h["chord_seconds"], h["interval_clip"], h["interval_floor"]),
+                         (data.CHORD_SECONDS, data.INTERVAL_CLIP, data.INTERVAL_FLOOR))
+        self.assertEqual(h["downbeat_share"], 0.25)
+
+
+class LearningRate(unittest.TestCase):
+    def setUp(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            missing(self, f"tools/meter/train.py needs torch ({e})")
+
+    def test_cosine_decay_to_one_percent_then_flat(self):
+        from tools.meter.train import learning_rate
+        a = argparse.Namespace(lr=1e-3, decay_steps=100)
+        self.assertAlmostEqual(learning_rate(a, 0), 1e-3)
+        self.assertAlmostEqual(learning_rate(a, 50), 1e-3 * (0.01 + 0.99 * 0.5))
+        self.assertAlmostEqual(learning_rate(a, 100), 1e-5)
+        self.assertAlmostEqual(learning_rate(a, 500), 1e-5)
+        self.assertEqual(learning_rate(argparse.Namespace(lr=2e-3, decay_steps=0), 77), 2e-3)
+
+
+if __name__ == "__main__":
+    unittest.main()
