@@ -62,8 +62,9 @@ fn front_end_matches_librosa() {
         }
     }
     eprintln!("front-end vs librosa: max difference {worst} dB ({worst_loud} dB above -60 dB)");
-    assert!(worst_loud < 0.01, "max difference above -60 dB: {worst_loud} dB");
-    assert!(worst < 0.05, "max difference: {worst} dB");
+    // The README states 0.0033 dB (0.0007 dB above -60 dB); the margins allow a different FFT's rounding.
+    assert!(worst_loud < 0.002, "max difference above -60 dB: {worst_loud} dB");
+    assert!(worst < 0.005, "max difference: {worst} dB");
 }
 
 /// The probabilities the engine's windows give, stitched as the pipeline stitches them (the middle `step`
@@ -98,7 +99,8 @@ fn probabilities_match_pytorch() {
         let reference = &theirs[h * total * keys..][..total * keys];
         let worst = mine.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         eprintln!("{name}: max difference from PyTorch {worst:e}");
-        assert!(worst < 1e-4, "{name}: max difference {worst}");
+        // The README states 8.3e-7 (the offset head's); a few float32 roundings of margin.
+        assert!(worst < 2e-6, "{name}: max difference {worst}");
     }
 }
 

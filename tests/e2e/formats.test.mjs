@@ -47,7 +47,8 @@ test('every format: the page gives the CLI notes at the CLI times', { timeout: 1
     if (x.delay === 0) assert.ok(Math.abs(x.vsWav.shift) <= 0.002, `${x.file}: the page's notes start ${x.vsWav.shift * 1e3} ms after the WAV's`);
     // The browser's decoder and the CLI's are not the same code: the same notes at the same times, but not
     // bit for bit.
-    assert.ok(Math.abs(x.vsCli.shift) <= 0.001 && x.vsCli.matched >= 0.95, `${x.file}: page vs CLI ${JSON.stringify({ ...x, notes: undefined, cli: undefined })}`);
+    // The README states 0.05 ms (median) for every file: 0.2 ms allows a little rounding.
+    assert.ok(Math.abs(x.vsCli.shift) <= 0.0002 && x.vsCli.matched >= 0.95, `${x.file}: page vs CLI ${JSON.stringify({ ...x, notes: undefined, cli: undefined })}`);
   }
   await context.close();
   assert.deepEqual(errors, []);
