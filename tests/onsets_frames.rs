@@ -99,8 +99,12 @@ fn probabilities_match_pytorch() {
         let reference = &theirs[h * total * keys..][..total * keys];
         let worst = mine.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         eprintln!("{name}: max difference from PyTorch {worst:e}");
-        // The README states 8.3e-7 (the offset head's); a few float32 roundings of margin.
-        assert!(worst < 2e-6, "{name}: max difference {worst}");
+        // The README states 8.3e-7 for the shipped fixture (the offset head's): a few float32 roundings of
+        // margin. The smoke test's freshly trained network (PIANOSCRIBE_OAF_FIXTURES) has larger weights and
+        // outputs, which round more (2.6e-6 for the probabilities, 5.1e-5 for the velocity head measured): 1e-4
+        // there.
+        let tolerance = if std::env::var_os("PIANOSCRIBE_OAF_FIXTURES").is_some() { 1e-4 } else { 2e-6 };
+        assert!(worst < tolerance, "{name}: max difference {worst}");
     }
 }
 

@@ -69,3 +69,67 @@ class LearningRate(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def synthetic_cache(folder, performances=3, seconds=40.0):
+    """A cache as tools/meter/data.py writes it, of made-up performances: notes every 0.25 s with a bass note on
+    every beat (0.5 s) and bars of four, so that training has something to learn."""
+    import json
+    import os
+
+    from tools.meter import data
+    rng = np.random.default_rng(7)
+    notes, sustain, beats, downbeats, entries = [], [], [], [], []
+    for k in range(performances):
+        t = np.arange(0, seconds, 0.25) + rng.normal(0, 0.01, int(seconds / 0.25))
+        n = np.stack([t, t + 0.2, 60 + rng.integers(0, 12, len(t)), rng.integers(40, 90, len(t))], 1)
+        b = t[::2]
+        bass = np.stack([b, b + 0.45, np.full(len(b), 40.0), np.full(len(b), 70.0)], 1)
+        n = np.concatenate([n, bass])
+        n = n[np.lexsort((n[:, 2], n[:, 0]))]
+        notes.append(n)
+        sustain.append(np.zeros((0, 2)))
+        beats.append(b)
+        downbeats.append(b[::4])
+        entries.append({"midi": f"p{k}.mid", "split": "validation" if k == 0 else "train", "notes": len(n),
+                        "composition": f"c{k}"})
+    arrays = {}
+    for name, parts, width in (("notes", notes, 4), ("sustain", sustain, 2), ("beats", beats, None),
+                               ("downbeats", downbeats, None)):
+        arrays[name], arrays[name + "_offsets"] = data.concat(parts, width)
+    os.makedirs(folder, exist_ok=True)
+    np.savez(os.path.join(folder, "asap.npz"), **arrays)
+    with open(os.path.join(folder, "manifest.json"), "w") as f:
+        json.dump({"data": "synthetic", "metadata_sha1": "none", "performances": entries,
+                   "compositions_per_split": {"train": performances - 1, "validation": 1}}, f)
+
+
+class Resume(unittest.TestCase):
+    def setUp(self):
+        try:
+            import torch  # noqa: F401
+        except ImportError as e:
+            missing(self, f"tools/meter/train.py needs torch ({e})")
+
+    def test_a_resumed_run_trains_as_a_straight_one(self):
+        import os
+        import tempfile
+
+        import torch
+
+        from tools.meter import train
+        with tempfile.TemporaryDirectory() as tmp:
+            cache = os.path.join(tmp, "cache")
+            synthetic_cache(cache)
+            common = ["--cache", cache, "--batch", "2", "--notes", "60", "--conv", "8", "--hidden", "8",
+                      "--down-hidden", "4", "--validate-every", "3", "--checkpoint-every", "1", "--decay-steps", "6"]
+            train.main(common + ["--out", os.path.join(tmp, "straight"), "--steps", "6"])
+            train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "3"])
+            train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "6"])
+            a = torch.load(os.path.join(tmp, "straight", "checkpoint.pt"), weights_only=False)
+            b = torch.load(os.path.join(tmp, "resumed", "checkpoint.pt"), weights_only=False)
+            self.assertEqual((a["step"], b["step"]), (6, 6))
+            for k, v in a["model"].items():
+                self.assertTrue(torch.equal(v, b["model"][k]), k)
+            with open(os.path.join(tmp, "resumed", "log.csv")) as f:
+                self.assertEqual(len(f.read().strip().splitlines()), 1 + 6)  # a header and one row per step
