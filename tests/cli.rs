@@ -61,12 +61,33 @@ fn transcribes_a_folder_and_scores_it() {
     assert!(scores["pieces"]["madmom_stereo_sample"]["frame_accuracy"].as_f64().unwrap() > 0.5);
 }
 
+/// What the README promises of a failure: exit code 1 and one line on stderr, `error: ...`.
+fn one_error_line(code: i32, err: &str) {
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() == 1 && lines[0].starts_with("error: "), "not one error line: {err:?}");
+}
+
 #[test]
 fn errors_are_one_clear_line_and_a_non_zero_exit() {
     let (code, _, err) = pianoscribe(&["transcribe", "/nonexistent/piece.flac", "-o", tmp("x.mid").to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(err.starts_with("error: ") && err.contains("/nonexistent/piece.flac"), "{err}");
+    one_error_line(code, &err);
+    assert!(err.contains("/nonexistent/piece.flac"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+
+    // An empty file, a file cut off after its header, and text named .mp3.
+    let flac = std::fs::read(common::shared("data/maps-dev/MAPS_MUS-chpn-p19_ENSTDkCl.flac")).unwrap();
+    for (name, bytes) in [
+        ("empty.wav", &b""[..]),
+        ("cut.flac", &flac[..300]),
+        ("words.mp3", &b"this is a shopping list, not a song\n"[..]),
+    ] {
+        let f = tmp(name);
+        std::fs::write(&f, bytes).unwrap();
+        let (code, _, err) = pianoscribe(&["transcribe", f.to_str().unwrap(), "-o", tmp("bad.mid").to_str().unwrap()]);
+        one_error_line(code, &err);
+        assert!(err.contains(name), "{name}: {err}");
+    }
 
     let bogus = tmp("model.bin");
     std::fs::write(&bogus, b"definitely not a model").unwrap();
@@ -79,7 +100,7 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         "--model",
         bogus.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    one_error_line(code, &err);
     assert!(err.contains("not a pianoscribe model"), "{err}");
 
     let (code, _, err) = pianoscribe(&[
@@ -90,8 +111,8 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         "--segment-hop",
         "40",
     ]);
-    assert_eq!(code, 1);
-    assert!(err.starts_with("error: ") && err.contains("segment hop 40 s"), "{err}");
+    one_error_line(code, &err);
+    assert!(err.contains("segment hop 40 s"), "{err}");
 
     let garbage = tmp("garbage.mid");
     std::fs::write(&garbage, b"MThd garbage").unwrap();
@@ -100,7 +121,7 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
         garbage.to_str().unwrap(),
         common::shared("data/stereo-44k/madmom_stereo_sample.tsv").to_str().unwrap(),
     ]);
-    assert_eq!(code, 1);
+    one_error_line(code, &err);
     assert!(err.contains("cannot read MIDI"), "{err}");
 
     // Folders with no common stems: a message, not a crash.
@@ -135,6 +156,17 @@ fn info_describes_each_shipped_bundle() {
         assert_eq!(code, 0);
         assert!(text.contains(&format!("family: {family}")) && text.contains(&format!("note F1 {note:.3}")), "{text}");
     }
+    // The score stage's model: its own bundle, and `info` without --model prints it after the default model.
+    let meter = common::repo("models/meter.pscb");
+    let (code, out, err) = pianoscribe(&["info", "--json", "--model", meter.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["family"], "meter");
+    assert_eq!(v["features"].as_array().map(Vec::len), Some(25));
+    assert!(v["provenance"]["trained_on"].as_str().unwrap().contains("asap-train"), "{v}");
+    let (code, text, _) = pianoscribe(&["info"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("family: transkun-v2") && text.contains("score model (built in):\nfamily: meter"), "{text}");
     // Thresholds and calibration are Onsets & Frames' alone: another family is named in the refusal.
     let wav = common::shared("data/stereo-44k/madmom_stereo_sample.wav");
     let (code, _, err) = pianoscribe(&[
