@@ -28,19 +28,24 @@ OPSET = 17
 
 
 class Exported(torch.nn.Module):
-    """The network on one performance: [N, FEATURES] in, probabilities and seconds out."""
+    """The network (or the mean of several, an ensemble) on one performance: [N, FEATURES] in, probabilities
+    (the members' mean) and seconds (their geometric mean) out."""
 
-    def __init__(self, net):
+    def __init__(self, *nets):
         super().__init__()
-        self.net = net
+        self.nets = torch.nn.ModuleList(nets)
 
     def forward(self, notes):
-        beat, down, ibi = self.net(notes.unsqueeze(0))
-        return torch.sigmoid(beat[0]), torch.sigmoid(down[0]), torch.exp(ibi[0])
+        beat, down, ibi = 0.0, 0.0, 0.0
+        for net in self.nets:
+            b, d, i = net(notes.unsqueeze(0))
+            beat, down, ibi = beat + torch.sigmoid(b[0]), down + torch.sigmoid(d[0]), ibi + i[0]
+        n = len(self.nets)
+        return beat / n, down / n, torch.exp(ibi / n)
 
 
-def onnx_bytes(net):
-    module = Exported(net).eval()
+def onnx_bytes(*nets):
+    module = Exported(*nets).eval()
     example = torch.zeros(64, data.FEATURES)
     buf = io.BytesIO()
     torch.onnx.export(module, (example,), buf, opset_version=OPSET, dynamo=False, input_names=["notes"],
@@ -73,7 +78,7 @@ def header(provenance, share):
     }
 
 
-def fixture(net, cache, notes=300):
+def fixture(nets, cache, notes=300):
     """The parity fixture: the first `notes` notes of the first validation performance (never trained on), their
     sustain presses, the inputs computed here and the exported module's outputs."""
     i = cache.indices("validation")[0]
@@ -83,7 +88,7 @@ def fixture(net, cache, notes=300):
     s = s[s[:, 0] <= end + 1.0]
     x = data.features(n, s)
     with torch.no_grad():
-        beat, down, seconds = Exported(net).eval()(torch.from_numpy(x))
+        beat, down, seconds = Exported(*nets).eval()(torch.from_numpy(x))
     r = lambda a: [float(v) for v in np.asarray(a).ravel()]  # exact: f64 times, f32 values
     return {"source": cache.entries[i]["midi"], "notes": [r(row) for row in n], "sustain": [r(row) for row in s],
             "features": [r(row) for row in x], "beat": r(beat), "downbeat": r(down), "beat_seconds": r(seconds)}
@@ -91,33 +96,41 @@ def fixture(net, cache, notes=300):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--checkpoint", required=True, nargs="+",
+                    help="one checkpoint, or several (same inputs) exported as their mean")
     ap.add_argument("--cache", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--fixture", help="also write the engine's parity fixture (JSON) here")
     args = ap.parse_args(argv)
-    state = torch.load(args.checkpoint, weights_only=False)
-    net = network.MeterNet(**state["config"])
-    net.load_state_dict(state["model"])
-    net.eval()
     cache = data.Cache(args.cache)
-    provenance = dict(state["provenance"])
-    provenance.pop("features", None)  # the header lists them
+    nets, members = [], []
+    for path in args.checkpoint:
+        state = torch.load(path, weights_only=False)
+        net = network.MeterNet(**state["config"])
+        net.load_state_dict(state["model"])
+        nets.append(net.eval())
+        p = dict(state["provenance"])
+        p.pop("features", None)  # the header lists them
+        # The cache's data folder is where asap-train lay on the training machine: keep its name only.
+        if "trained_on" in p:
+            p["trained_on"] = p["trained_on"].replace(cache.manifest["data"], os.path.basename(cache.manifest["data"]))
+        p["exported_from"] = os.path.basename(path)
+        members.append(p)
+    if len(members) == 1:
+        provenance = members[0]
+    else:
+        provenance = {"ensemble": f"the mean of {len(members)} networks' probabilities (geometric mean of their "
+                                  "beat periods)", "members": members}
     provenance["weights"] = "fp32"
-    provenance["exported_from"] = os.path.basename(args.checkpoint)
-    # The cache's data folder is where asap-train lay on the training machine: keep its name only.
-    for key in ("trained_on",):
-        if key in provenance:
-            provenance[key] = provenance[key].replace(cache.manifest["data"], os.path.basename(cache.manifest["data"]))
     found = bundle.machine_paths(provenance, "provenance")
     if found:
         raise SystemExit(f"error: the provenance names a machine path: {found}")
-    graph = onnx_bytes(net)
+    graph = onnx_bytes(*nets)
     written = bundle.write(args.out, header(provenance, downbeat_share(cache)), [("meter", graph)])
     print(bundle.summary(args.out, written))
     if args.fixture:
         with open(args.fixture, "w") as f:
-            json.dump(fixture(net, cache), f, separators=(",", ":"))
+            json.dump(fixture(nets, cache), f, separators=(",", ":"))
             f.write("\n")
         print(f"wrote {args.fixture}")
 
