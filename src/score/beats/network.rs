@@ -284,7 +284,8 @@ mod tests {
         ] {
             let d = max_difference(got, want);
             eprintln!("{name}: tract and torch differ by at most {d:.2e}");
-            assert!(d < 1e-4, "{name} differs by {d}");
+            // The README states 2e-6 (3.6e-7 measured when the model shipped).
+            assert!(d < 2e-6, "{name} differs by {d}");
         }
     }
 
