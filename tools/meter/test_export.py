@@ -5,16 +5,12 @@ import unittest
 
 import numpy as np
 
-from tools.train.testing import missing
+from tools.train.testing import requires
 
 
 class Export(unittest.TestCase):
     def setUp(self):
-        try:
-            import onnxruntime  # noqa: F401
-            import torch  # noqa: F401
-        except ImportError as e:
-            missing(self, f"the exporter needs torch and onnxruntime ({e})")
+        requires(self, "torch", "onnxruntime", why="the exporter")
 
     def test_the_exported_graph_computes_what_the_network_does(self):
         import onnxruntime
@@ -52,10 +48,7 @@ class Export(unittest.TestCase):
 
 class LearningRate(unittest.TestCase):
     def setUp(self):
-        try:
-            import torch  # noqa: F401
-        except ImportError as e:
-            missing(self, f"tools/meter/train.py needs torch ({e})")
+        requires(self, "torch", why="tools/meter/train.py")
 
     def test_cosine_decay_to_one_percent_then_flat(self):
         from tools.meter.train import learning_rate
@@ -106,10 +99,7 @@ def synthetic_cache(folder, performances=3, seconds=40.0):
 
 class Resume(unittest.TestCase):
     def setUp(self):
-        try:
-            import torch  # noqa: F401
-        except ImportError as e:
-            missing(self, f"tools/meter/train.py needs torch ({e})")
+        requires(self, "torch", why="tools/meter/train.py")
 
     def test_a_resumed_run_trains_as_a_straight_one(self):
         import os

@@ -1,4 +1,5 @@
 """What the training tools' tests share."""
+import importlib
 import os
 
 
@@ -9,3 +10,12 @@ def missing(test, why):
     if os.environ.get("PIANOSCRIBE_TEST_DEPS") == "required":
         test.fail(f"{why}, and PIANOSCRIBE_TEST_DEPS=required")
     test.skipTest(why)
+
+
+def requires(test, *modules, why=""):
+    """`missing` unless every one of `modules` imports: a test's check for the packages it needs."""
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            missing(test, f"{why or test.id()} needs {', '.join(modules)} ({e})")
