@@ -103,6 +103,19 @@ fn errors_are_one_clear_line_and_a_non_zero_exit() {
     one_error_line(code, &err);
     assert!(err.contains("not a pianoscribe model"), "{err}");
 
+    // The score stage's model is a bundle too, but not one to transcribe with.
+    let meter = common::repo("models/meter.pscb");
+    let (code, _, err) = pianoscribe(&[
+        "transcribe",
+        wav.to_str().unwrap(),
+        "-o",
+        tmp("m.mid").to_str().unwrap(),
+        "--model",
+        meter.to_str().unwrap(),
+    ]);
+    one_error_line(code, &err);
+    assert!(err.contains("not a transcription model"), "{err}");
+
     let (code, _, err) = pianoscribe(&[
         "transcribe",
         wav.to_str().unwrap(),

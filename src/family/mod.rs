@@ -94,6 +94,14 @@ fn family_of(bundle: &Bundle) -> Result<&'static Family> {
     let name = bundle.family()?;
     FAMILIES.iter().find(|f| f.name == name).ok_or_else(|| {
         let known: Vec<_> = FAMILIES.iter().map(|f| f.name).collect();
+        if name == "meter" {
+            // The score stage's own model (built in): not one to transcribe with.
+            return Error::ModelMismatch(format!(
+                "this is the score stage's metrical model (family 'meter', built in), not a transcription model \
+                 (this version transcribes with {})",
+                known.join(" or ")
+            ));
+        }
         Error::ModelMismatch(format!(
             "model family '{name}' is not supported by this version (it runs {})",
             known.join(" and ")
