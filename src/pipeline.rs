@@ -14,7 +14,8 @@ use crate::notes::{extend_with_sustain, Note, Transcription};
 pub struct Progress<'a> {
     /// Fraction of the work done, 0..=1, when the length of the input is known.
     pub fraction: Option<f64>,
-    /// Seconds of the recording whose segments are done.
+    /// Seconds of the recording whose segments are done (never past the audio received: the last segment's
+    /// end padding is not audio).
     pub seconds_done: f64,
     pub segments_done: usize,
     pub segments_total: Option<usize>,
@@ -231,6 +232,11 @@ impl Transcriber {
         Ok(out)
     }
 
+    /// Seconds of audio pushed so far, at the model's rate.
+    fn received_seconds(&self) -> f64 {
+        self.resampled as f64 / self.seg.sample_rate as f64
+    }
+
     fn append(&mut self, chunk: Vec<Vec<f32>>) {
         self.resampled += chunk.first().map_or(0, Vec::len);
         for (b, c) in self.buf.iter_mut().zip(chunk) {
@@ -282,7 +288,7 @@ impl Transcriber {
             self.done += 1;
             let progress = Progress {
                 fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
-                seconds_done: (begin_time + self.seg.segment_hop_seconds).max(0.0),
+                seconds_done: (begin_time + self.seg.segment_hop_seconds).clamp(0.0, self.received_seconds()),
                 segments_done: self.done,
                 segments_total: self.total,
                 stage_seconds: self.times,

@@ -179,16 +179,25 @@ fn wrong_or_damaged_model_files_are_rejected() {
 fn progress_rises_to_one_and_cancel_stops() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
     let mut fractions = vec![];
+    let mut seconds = vec![];
     let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
     // At the reference's 8 s hop the 4 s clip takes two segments (one at the default hop).
     let at_8s = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
     let t = engine()
         .transcribe(&mut src, at_8s.clone(), &mut |p| {
             fractions.push(p.fraction.unwrap());
+            seconds.push(p.seconds_done);
             Flow::Continue
         })
         .unwrap();
     assert!(fractions.len() >= 2);
+    // The seconds done end at the clip's length (4.0 s), not at the padded last segment's end (the page
+    // shows them as the audio's length).
+    let clip = pcm[0].len() as f64 / rate as f64;
+    assert!(
+        (seconds.last().unwrap() - clip).abs() < 1e-3 && seconds.iter().all(|&s| s <= clip),
+        "{seconds:?} of {clip}"
+    );
     assert_eq!(fractions.len(), engine().segments_for(pcm[0].len() as u64, rate, &at_8s).unwrap());
     assert!(fractions.windows(2).all(|w| w[0] < w[1]) && *fractions.last().unwrap() == 1.0, "{fractions:?}");
     assert_eq!(t.notes.len(), 8);

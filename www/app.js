@@ -17,6 +17,7 @@ const params = new URLSearchParams(location.search);
 const state = {
   engine: null, // an EngineClient once the model is loaded
   starting: null, // the promise of the engine being ready (null after a failure: the next file tries again)
+  notice: null, // said once the engine is ready (a model the address named that the site does not offer)
   busy: false,
   notes: new Float64Array(0),
   pedals: new Float64Array(0),
@@ -46,8 +47,11 @@ function setBar(id, fraction, label) {
   const bar = $(id);
   bar.hidden = fraction === null;
   if (fraction === null) return;
-  bar.firstElementChild.style.width = `${Math.round(Math.min(1, Math.max(0, fraction)) * 1000) / 10}%`;
+  const percent = Math.round(Math.min(1, Math.max(0, fraction)) * 1000) / 10;
+  bar.firstElementChild.style.width = `${percent}%`;
   bar.lastElementChild.textContent = label;
+  bar.setAttribute('aria-valuenow', String(percent));
+  bar.setAttribute('aria-valuetext', label);
 }
 
 function clock(seconds) {
@@ -176,8 +180,17 @@ async function chosenModel() {
       option.dataset.family = m.family;
       select.add(option);
     }
-    const wanted = params.get('model') || localStorage.getItem(MODEL_CHOICE);
+    const asked = params.get('model');
+    const wanted = asked || localStorage.getItem(MODEL_CHOICE);
     if (list.some((m) => m.file === wanted)) select.value = wanted;
+    else if (asked) {
+      // The address names a model this site does not offer: say so, run the default, and take the name out of
+      // the address so that it no longer claims what runs.
+      state.notice = `The address asked for the model “${asked}”, which this page does not offer; `
+        + `running ${select.selectedOptions[0].textContent.replace(/ \(.*/, '')} instead.`;
+      params.delete('model');
+      history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}${location.hash}`);
+    }
   }
   return select.value;
 }
@@ -217,6 +230,7 @@ function startEngine() {
     }
     state.engine = engine;
     describeEngine(engine.info);
+    if (state.notice) { say(state.notice, true); state.notice = null; }
     return engine;
   })();
   state.starting = starting;
@@ -234,9 +248,10 @@ function startEngine() {
 
 function describeEngine(info) {
   const line = $('engine-line');
+  const model = $('model').selectedOptions[0]?.textContent.replace(/ \(.*/, '') || info.model.family;
   line.textContent = window.crossOriginIsolated
-    ? `Engine ready: ${info.threads} threads, WebAssembly ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}. Your audio stays on this device.`
-    : 'Engine ready on 1 thread: this page is not cross-origin isolated here, so threads are unavailable (it works, only slower). Your audio stays on this device.';
+    ? `Ready: ${model} on ${info.threads} threads (WebAssembly ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}). Your audio stays on this device.`
+    : `Ready: ${model} on 1 thread: this page is not cross-origin isolated here, so threads are unavailable (it works, only slower). Your audio stays on this device.`;
   line.dataset.threads = String(info.threads);
   line.dataset.simd = info.simd;
   line.dataset.family = info.model.family;
@@ -345,6 +360,13 @@ async function main() {
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); pick(e.dataTransfer.files); });
+  // The drop zone is the keyboard's way in: Enter or Space opens the file chooser (the input itself is hidden).
+  drop.addEventListener('keydown', (e) => {
+    if ((e.key === 'Enter' || e.key === ' ') && e.target === drop && !$('file').disabled) {
+      e.preventDefault();
+      $('file').click();
+    }
+  });
   $('cancel').addEventListener('click', cancel);
   $('model').addEventListener('change', switchModel);
   $('play').addEventListener('click', () => {

@@ -16,8 +16,8 @@ async function decodeWhole(file, sampleRate) {
   try {
     audio = await ctx.decodeAudioData(bytes);
   } catch (err) {
-    throw new UserError(`“${file.name}” could not be decoded by this browser (${err.message || err}). `
-      + 'Try MP3, WAV, FLAC, OGG or M4A.');
+    throw new UserError(`“${file.name}” is not audio this page can read (${err.message || err}). `
+      + 'Choose a recording in MP3, WAV, FLAC, OGG or M4A.');
   }
   if (audio.length === 0) throw new UserError(`“${file.name}” contains no audio samples.`);
   const channels = [];

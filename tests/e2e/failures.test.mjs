@@ -92,7 +92,7 @@ test('a file the browser cannot decode', { timeout: 900_000 }, async () => {
   fs.writeFileSync(bogus, 'this is a text file, not a recording\n'.repeat(200));
   const r = await transcribeIn(page, bogus);
   assert.equal(r.midi, undefined);
-  assert.match(r.message, /“not-audio\.mp3” could not be decoded by this browser/);
+  assert.match(r.message, /“not-audio\.mp3” is not audio this page can read/);
   await usable(page);
   await context.close();
   assert.deepEqual(errors, []);

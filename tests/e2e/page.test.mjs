@@ -208,8 +208,46 @@ test('the model picker runs an Onsets & Frames bundle like the CLI, and switches
   await page.waitForSelector('#engine-line[data-family="transkun-v2"]', { timeout: 180_000 });
   assert.ok(!(await page.isDisabled('#fast')));
   const back = await transcribeIn(page, audio);
-  assert.match(back.message, /8 notes found/);
+  assert.match(back.message, /8 notes found in 0:04 of audio/); // the clip's length, not its padded segment's
   checkAgainstCli(back.midi, 'Transkun after O&F');
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('a model the address names that the site lacks is said, and the keyboard opens the file chooser', { timeout: 900_000 }, async () => {
+  const { context, page, errors } = await openPage(session.browser, `${await serve()}?model=nonsense.pscb&threads=2`);
+  // The default runs, the page says why, and the address no longer names the missing model.
+  assert.equal(await page.getAttribute('#engine-line', 'data-family'), 'transkun-v2');
+  assert.match(await page.textContent('#engine-line'), /^Ready: Transkun V2 on /);
+  assert.match(await page.textContent('#message'),
+    /The address asked for the model “nonsense\.pscb”, which this page does not offer; running Transkun V2 instead\./);
+  assert.equal(new URL(page.url()).search, '?threads=2');
+  // Tab reaches the drop zone; Enter opens the chooser, and the chosen file transcribes.
+  await page.focus('#drop');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await chooser.setFiles(audio);
+  await page.waitForSelector('#progress-bar[aria-valuenow="100"]', { timeout: 600_000 });
+  await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 600_000 });
+  assert.match(await page.textContent('#message'), /8 notes found in 0:04 of audio/);
+  assert.equal(await page.getAttribute('#progress-bar', 'role'), 'progressbar');
+  // On a phone's screen: nothing wider than it, and every control a finger can hit (44 px).
+  await page.setViewportSize({ width: 390, height: 844 });
+  const layout = await page.evaluate(() => {
+    const small = [];
+    for (const e of document.querySelectorAll('button, a, select, input')) {
+      const r = e.getBoundingClientRect();
+      if (!e.checkVisibility() || r.width === 0 || e.closest('footer') || e.type === 'file') continue;
+      // A checkbox is hit through its label.
+      const target = e.type === 'checkbox' ? e.closest('label').getBoundingClientRect() : r;
+      if (target.height < 44 - 0.5) small.push(`${e.id || e.tagName} ${target.width.toFixed(0)}x${target.height.toFixed(0)}`);
+    }
+    return { width: document.documentElement.scrollWidth, small };
+  });
+  if (process.env.PIANOSCRIBE_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(process.env.PIANOSCRIBE_SCREENSHOTS, 'phone.png'), fullPage: true });
+  }
+  assert.ok(layout.width <= 390, `the page is ${layout.width} px wide on a 390 px screen`);
+  assert.deepEqual(layout.small, [], 'controls under 44 px tall on a phone');
   await context.close();
   assert.deepEqual(errors, []);
 });
