@@ -315,6 +315,7 @@ async function transcribe(file) {
     if (!state.duration) state.duration = result.notes.length ? Math.max(...result.notes.filter((_, i) => i % 4 === 1)) : 0;
     const secs = (performance.now() - started) / 1000;
     document.body.dataset.lastRunSeconds = secs.toFixed(3);
+    document.body.dataset.engineBytes = String(result.engineBytes || 0);
     setBar('progress-bar', 1, `done in ${secs.toFixed(1)} s${state.duration ? ` (${(secs / state.duration).toFixed(2)} × real time)` : ''}`);
     const warned = result.warnings.length ? ` Damaged audio was replaced by silence ${result.warnings.join('; ')}.` : '';
     say(`${result.notes.length / 4} notes found in ${clock(state.duration)} of audio.${warned}`);

@@ -115,7 +115,9 @@ async function transcribe(m) {
     const pedals = t.pedals();
     if (kept) kept.transcript.free();
     kept = { id: m.id, transcript: t };
-    post({ type: 'done', id: m.id, midi, notes, pedals, warnings: source.warnings(), ms: performance.now() - started },
+    // The engine's memory (wasm memory only grows: its size is the run's high-water mark), for the page tests.
+    const engineBytes = self.pianoscribeMemory ? self.pianoscribeMemory.buffer.byteLength : 0;
+    post({ type: 'done', id: m.id, midi, notes, pedals, warnings: source.warnings(), ms: performance.now() - started, engineBytes },
       [midi.buffer, notes.buffer, pedals.buffer]);
   } catch (err) {
     post({ type: 'error', id: m.id, ...describe(err) });
