@@ -38,6 +38,24 @@ fn transcribes_a_folder_and_scores_it() {
         std::fs::read_to_string(common::repo("tests/fixtures/stereo-44k.cli.tsv")).unwrap(),
         "tests/fixtures/stereo-44k.cli.tsv is stale: regenerate it with `pianoscribe transcribe ... --tsv`"
     );
+    // The same at a 2 s segment hop, where the wasm thread-pool test (tests/web_threads.rs) runs segments side
+    // by side.
+    let hop2 = tmp("hop2.mid");
+    let (code, _, err) = pianoscribe(&[
+        "transcribe",
+        input.join("sample.take.1.wav").to_str().unwrap(),
+        "-o",
+        hop2.to_str().unwrap(),
+        "--tsv",
+        "--segment-hop",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(hop2.with_extension("tsv")).unwrap(),
+        std::fs::read_to_string(common::repo("tests/fixtures/stereo-44k.hop2.cli.tsv")).unwrap(),
+        "tests/fixtures/stereo-44k.hop2.cli.tsv is stale: regenerate it with `pianoscribe transcribe ... --tsv --segment-hop 2`"
+    );
     // Same input, same bytes.
     let again = tmp("again.mid");
     let (code, _, err) =

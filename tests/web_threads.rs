@@ -1,5 +1,7 @@
-//! The wasm API on a thread pool (wasm-bindgen-rayon, 2 threads) gives the same notes as on one thread
-//! (tests/web.rs) and as the native CLI. In its own module: the pool must be set up before rayon is used.
+//! The wasm API on a thread pool (wasm-bindgen-rayon, 2 threads) gives the native CLI's notes where segments
+//! run side by side: the 4 s clip at a 2 s segment hop is several segments, two at a time (at the default hop
+//! it is one; tests/web.rs checks that on one thread). In its own module: the pool must be set up before rayon
+//! is used.
 #![cfg(target_arch = "wasm32")]
 
 use pianoscribe::web::Engine;
@@ -15,6 +17,7 @@ async fn real_recording_matches_the_cli_on_two_threads() {
     wasm_bindgen_futures::JsFuture::from(pianoscribe::web::init_thread_pool(2)).await.unwrap();
     assert_eq!(pianoscribe::web::thread_count(), 2);
     let (rate, pcm) = parse_wav(WAV);
-    let threaded = notes(&Engine::new(MODEL).unwrap(), &pcm, rate);
-    assert_same("two threads vs CLI", &threaded, &cli_notes());
+    let options = js_sys::JSON::parse(r#"{"segmentHopSeconds": 2}"#).unwrap();
+    let threaded = notes_with(&Engine::new(MODEL).unwrap(), &pcm, rate, options);
+    assert_same("two threads, segments side by side, vs CLI", &threaded, &note_table(CLI_NOTES_HOP2));
 }

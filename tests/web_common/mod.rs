@@ -8,6 +8,9 @@ use wasm_bindgen::prelude::*;
 pub static MODEL: &[u8] = include_bytes!("../../models/transkun-v2.pscb");
 pub static WAV: &[u8] = include_bytes!("../../../shared/data/stereo-44k/madmom_stereo_sample.wav");
 pub static CLI_NOTES: &str = include_str!("../fixtures/stereo-44k.cli.tsv");
+/// The CLI's notes at a 2 s segment hop (`--segment-hop 2`): the 4 s clip in several segments, which a thread
+/// pool runs side by side.
+pub static CLI_NOTES_HOP2: &str = include_str!("../fixtures/stereo-44k.hop2.cli.tsv");
 
 /// 16-bit PCM WAV -> (rate, channels).
 pub fn parse_wav(b: &[u8]) -> (u32, Vec<Vec<f32>>) {
@@ -37,8 +40,11 @@ pub fn channels(pcm: &[Vec<f32>]) -> Array {
 }
 
 pub fn cli_notes() -> Vec<[f64; 4]> {
-    CLI_NOTES
-        .lines()
+    note_table(CLI_NOTES)
+}
+
+pub fn note_table(tsv: &str) -> Vec<[f64; 4]> {
+    tsv.lines()
         .skip(1)
         .map(|l| {
             let v: Vec<f64> = l.split('\t').map(|x| x.parse().unwrap()).collect();
@@ -49,8 +55,13 @@ pub fn cli_notes() -> Vec<[f64; 4]> {
 
 /// Transcribes PCM pushed in three uneven pieces (as the page pushes what it decodes), default options.
 pub fn notes(engine: &Engine, pcm: &[Vec<f32>], rate: u32) -> Vec<[f64; 4]> {
+    notes_with(engine, pcm, rate, JsValue::UNDEFINED)
+}
+
+/// [`notes`] with a JS options object (`TranscribeOptions`).
+pub fn notes_with(engine: &Engine, pcm: &[Vec<f32>], rate: u32, options: JsValue) -> Vec<[f64; 4]> {
     let n = pcm[0].len();
-    let mut stream = Transcriber::new(engine, rate, pcm.len(), Some(n as f64), JsValue::UNDEFINED).unwrap();
+    let mut stream = Transcriber::new(engine, rate, pcm.len(), Some(n as f64), options).unwrap();
     for (a, b) in [(0, n / 3), (n / 3, n / 3 + 7), (n / 3 + 7, n)] {
         let piece: Vec<Vec<f32>> = pcm.iter().map(|c| c[a..b].to_vec()).collect();
         stream.push(channels(&piece), None).unwrap();
