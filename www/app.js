@@ -5,7 +5,7 @@
 import { buildHashes } from './store.js';
 import { listModels, loadModel, modelPath } from './model.js';
 import { EngineClient, UserError } from './engine-client.js';
-import { drawRoll, timeAt } from './roll.js';
+import { drawRoll, timeAt, pitchAt, pitchName } from './roll.js';
 import { Player } from './playback.js';
 import { ScoreView } from './score-view.js';
 
@@ -100,7 +100,7 @@ async function showView(view) {
   state.view = view;
   $('view-roll').setAttribute('aria-selected', String(view === 'roll'));
   $('view-score').setAttribute('aria-selected', String(view === 'score'));
-  $('roll').hidden = view !== 'roll';
+  $('roll-panel').hidden = view !== 'roll';
   $('score').hidden = view !== 'score';
   $('hands-label').hidden = view !== 'score';
   if (view === 'roll') { draw(); return; }
@@ -379,6 +379,13 @@ async function main() {
     if (state.busy || $('play').disabled) return;
     player.play(timeAt($('roll'), e, state.duration)).then(() => { $('play').textContent = '■ Stop'; }, () => {});
   });
+  // Hover: the time and key under the pointer.
+  $('roll').addEventListener('mousemove', (e) => {
+    const p = pitchAt($('roll'), e);
+    const t = timeAt($('roll'), e, state.duration);
+    $('roll-readout').textContent = state.duration ? `${t.toFixed(1)} s${p === null ? '' : ` · ${pitchName(p)}`}` : '';
+  });
+  $('roll').addEventListener('mouseleave', () => { $('roll-readout').textContent = ''; });
   $('view-roll').addEventListener('click', () => showView('roll'));
   $('view-score').addEventListener('click', () => showView('score'));
   $('hands').addEventListener('change', () => showView('score'));

@@ -224,12 +224,26 @@ test('a model the address names that the site lacks is said, and the keyboard op
   assert.equal(new URL(page.url()).search, '?threads=2');
   // Tab reaches the drop zone; Enter opens the chooser, and the chosen file transcribes.
   await page.focus('#drop');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'drop');
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles(audio);
   await page.waitForSelector('#progress-bar[aria-valuenow="100"]', { timeout: 600_000 });
   await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 600_000 });
   assert.match(await page.textContent('#message'), /8 notes found in 0:04 of audio/);
   assert.equal(await page.getAttribute('#progress-bar', 'role'), 'progressbar');
+  // The roll is labelled: octaves, a time axis over the clip's 4 s, a name that says what it shows, a legend,
+  // and the time and key under the pointer.
+  assert.equal(await page.getAttribute('#roll', 'data-keys'), 'C1 C2 C3 C4 C5 C6 C7 C8');
+  assert.equal(await page.getAttribute('#roll', 'data-ticks'), '0:00 0:01 0:02 0:03 0:04');
+  assert.match(await page.getAttribute('#roll', 'aria-label'), /^Piano roll: 8 notes over 0:04, pitch from A0 \(bottom\) to C8 \(top\)/);
+  assert.ok(await page.isVisible('.legend'));
+  const box = await page.locator('#roll').boundingBox();
+  // Middle C's row: 48 rows from the top of 88 in the 348 px above the pedal lane and the axis.
+  await page.locator('#roll').hover({ position: { x: 30 + (box.width - 30) / 2, y: (48.5 * 348) / 88 } });
+  assert.match(await page.textContent('#roll-readout'), /^(1\.9|2\.0|2\.1) s · C4$/); // the middle of 4 s, within a pixel
+  if (process.env.PIANOSCRIBE_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(process.env.PIANOSCRIBE_SCREENSHOTS, 'desktop.png'), fullPage: true });
+  }
   // On a phone's screen: nothing wider than it, and every control a finger can hit (44 px).
   await page.setViewportSize({ width: 390, height: 844 });
   const layout = await page.evaluate(() => {
