@@ -106,7 +106,7 @@ async function showView(view) {
   if (view === 'roll') { draw(); return; }
   const options = scoreOptions();
   const key = JSON.stringify(options);
-  if (state.score && state.scoreKey === key) return;
+  if (state.score && state.scoreKey === key) { scoreView.fit(); return; } // drawn: at this width's scale
   if (!state.notes.length) { $('score-status').textContent = 'No notes to write a score of.'; return; }
   forgetScore();
   $('score-status').textContent = 'Writing the score…';
@@ -389,7 +389,7 @@ async function main() {
   $('view-roll').addEventListener('click', () => showView('roll'));
   $('view-score').addEventListener('click', () => showView('score'));
   $('hands').addEventListener('change', () => showView('score'));
-  window.addEventListener('resize', () => draw());
+  window.addEventListener('resize', () => { draw(); scoreView.fit(); });
   startEngine().catch(() => {});
 }
 

@@ -32,17 +32,50 @@ export class ScoreView {
     const lib = await loadRenderer();
     this.container.replaceChildren();
     this.osmd = new lib.OpenSheetMusicDisplay(this.container, {
-      backend: 'svg', autoResize: true, autoBeam: true, drawTitle: true, drawPartNames: false, followCursor: true,
+      backend: 'svg', autoResize: false, autoBeam: true, drawTitle: true, drawPartNames: false, followCursor: true,
+      drawingParameters: 'compact',
     });
+    // Notes closer together than the renderer's default, so that a bar of sixteenths leaves room for others.
+    this.osmd.EngravingRules.VoiceSpacingMultiplierVexflow = 0.65;
+    this.osmd.EngravingRules.VoiceSpacingAddendVexflow = 2.0;
     await this.osmd.load(score.musicxml);
+    this.osmd.zoom = this.zoomFor();
     this.osmd.render();
     this.beats = score.beatTimes;
     this.quartersPerBeat = score.quartersPerBeat;
     this.osmd.cursor.show();
     this.at = 0;
+    this.describe();
+  }
+
+  // The drawing's scale for the container's width: full size from 1000 px, down to half on a phone, so that
+  // several bars fit on a line and none is wider than the screen.
+  zoomFor() {
+    return Math.min(1, Math.max(0.5, this.container.clientWidth / 1000));
+  }
+
+  // After a resize: redrawn at the scale for the new width, once the width has settled (the renderer's own
+  // resizing is off: it would redraw at the old scale).
+  fit() {
+    clearTimeout(this.fitting);
+    this.fitting = setTimeout(() => {
+      const width = this.container.clientWidth;
+      if (!this.osmd || this.container.hidden || width === this.drawnWidth) return;
+      this.osmd.zoom = this.zoomFor();
+      this.osmd.render();
+      this.describe();
+    }, 200);
+  }
+
+  // What was drawn, for the page tests: measures, staves per system, systems, scale.
+  describe() {
     const measures = this.osmd.GraphicSheet.MeasureList; // [measure][staff]
+    const systems = this.osmd.GraphicSheet.MusicPages.reduce((n, p) => n + p.MusicSystems.length, 0);
     this.container.dataset.staves = String(measures.length ? measures[0].length : 0);
     this.container.dataset.measures = String(measures.length);
+    this.container.dataset.systems = String(systems);
+    this.container.dataset.zoom = this.osmd.zoom.toFixed(2);
+    this.drawnWidth = this.container.clientWidth;
   }
 
   // Whole notes from the score's start at playback time t (seconds): linear between beats, the edge beat
@@ -82,5 +115,6 @@ export class ScoreView {
     this.container.replaceChildren();
     delete this.container.dataset.measures;
     delete this.container.dataset.staves;
+    delete this.container.dataset.systems;
   }
 }

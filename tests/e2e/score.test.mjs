@@ -1,7 +1,8 @@
 // The Score view end to end: a maps-dev recording (its first 20 s, as FLAC) transcribed in the page, then the
 // Score view: the renderer loads from the site itself only when the view opens, draws two staves, the
 // "Download MusicXML" file is byte for byte what the CLI writes for the same recording (`transcribe
-// --score`) and valid against the MusicXML 4.0 XSD, and during playback the cursor moves through the score.
+// --score`) and valid against the MusicXML 4.0 XSD, several bars go to a line, on a phone the score is drawn
+// smaller within the screen and Play stays in reach, and during playback the cursor moves through the score.
 // A screenshot of the view is left in the test's temporary folder (its path is printed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,9 +66,30 @@ test('a recording becomes a two-staff score with the CLI\'s MusicXML, and the cu
   assert.ok(xml.includes('<staves>2</staves>'));
   assert.equal(xml, cliScore(file), 'the page and the CLI write the same score');
 
-  const shot = path.join(tmp, 'score-view.png');
+  const shot = path.join(process.env.PIANOSCRIBE_SCREENSHOTS || tmp, 'score-view.png');
   await page.locator('#result').screenshot({ path: shot });
   console.log(`screenshot of the Score view: ${shot}`);
+  // Several bars to a line on the desktop.
+  const systems = Number(await page.getAttribute('#score', 'data-systems'));
+  console.log(`desktop: ${measures} bars in ${systems} systems`);
+  assert.ok(systems > 0 && measures / systems >= 2, `${measures} bars in ${systems} systems`);
+  // On a phone: drawn smaller, nothing wider than the screen, and Play stays on screen while the score scrolls.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForFunction(() => Number(document.getElementById('score').dataset.zoom) <= 0.5, null, { timeout: 60_000 });
+  const phone = await page.evaluate(() => {
+    const score = document.getElementById('score');
+    const svg = score.querySelector('svg').getBoundingClientRect();
+    return { page: document.documentElement.scrollWidth, score: score.clientWidth, svg: svg.width, zoom: Number(score.dataset.zoom) };
+  });
+  console.log(`phone: ${JSON.stringify(phone)}`);
+  assert.ok(phone.page <= 390 && phone.svg <= phone.score + 1, JSON.stringify(phone));
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  const play = await page.locator('#play').boundingBox();
+  assert.ok(play.y >= 0 && play.y + play.height <= 844, `Play is off screen at ${play.y}`);
+  if (process.env.PIANOSCRIBE_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(process.env.PIANOSCRIBE_SCREENSHOTS, 'score-phone.png') });
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Playback moves the cursor forward through the score.
   await page.click('#play');
