@@ -125,7 +125,7 @@ build_web() {
     | awk 'BEGIN { printf "{" } { printf "%s\"%s\":\"%s\"", (NR > 1 ? "," : ""), $2, $1 } END { print "}" }' > build.json)
   # What the service worker caches at install for offline use. Not the model (the page caches it), not the
   # .wasm files (the worker caches the one build it runs) not the piano samples (cached when first played) and not the score renderer (cached when the Score view first opens).
-  (cd www && find . -type f ! -path './model/*' ! -path './piano/*' ! -path './vendor/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
+  (cd www && find . -type f ! -path './model/*' ! -path './piano/*' ! -path './vendor/*' ! -path './sample/*' ! -name precache.json ! -name '*.wasm' | sort | sed 's#^\./##' \
     | awk 'BEGIN { printf "[\"./\"" } { printf ",\"./%s\"", $0 } END { print "]" }' > precache.json)
   local w
   for w in www/pkg/pianoscribe_bg.wasm www/pkg-relaxed/pianoscribe_bg.wasm; do
@@ -156,18 +156,19 @@ case "$cmd" in
   test)
     # Release profile: tests push real audio through the network, which is many times slower unoptimised.
     ensure_native
-    # Encoders for the format x timing matrix (tests/formats/encode.sh).
+    # The format x timing matrix (tests/formats/encode.sh): its clip is rendered by fluidsynth (FluidR3 GM) from
+    # notes written as MIDI with mido, then encoded by LAME and ffmpeg.
     command -v ffmpeg >/dev/null 2>&1 && command -v lame >/dev/null 2>&1 || apt_install ffmpeg lame
+    command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_install fluidsynth fluid-soundfont-gm
+    # The Python tools' unit tests (below) and the clip's MIDI: Debian's Python with its numpy and mido, no venv.
+    /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido
     # xmllint validates written MusicXML against the MusicXML 4.0 XSD (tests/score.rs, the page's score test).
     command -v xmllint >/dev/null 2>&1 || apt_install libxml2-utils
     cargo test --release
-    # The Python tools' unit tests (the bundle format, training labels): Debian's Python with its numpy and mido,
-    # no venv needed.
-    /usr/bin/python3 -c "import numpy, mido" 2>/dev/null || apt_install python3 python3-numpy python3-mido
+    # The Python tools' unit tests (the bundle format, training labels).
     /usr/bin/python3 -m unittest discover -s tools -t . -p 'test_*.py'
     # The training pipeline end to end on a tiny configuration (render -> train -> export -> CLI -> eval):
     # fluidsynth renders, PyTorch (tools/train/.venv) trains and checks the engine's probabilities.
-    command -v fluidsynth >/dev/null 2>&1 && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || apt_install fluidsynth fluid-soundfont-gm
     cargo build --release --bin pianoscribe
     tools/train/smoke.sh
     # The same Python tests again in the training venv (smoke.sh made it), where every dependency is: none may

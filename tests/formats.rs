@@ -1,5 +1,7 @@
-//! Every format in, sample-exact timing: one real recording encoded as each format the CLI reads (by
-//! tests/formats/encode.sh, with LAME and ffmpeg), decoded and transcribed, against the WAV it was encoded from.
+//! Every format in, sample-exact timing: one 44.1 kHz stereo piano clip with distinct channels and its full
+//! band, encoded as each format the CLI reads (by tests/formats/encode.sh, with LAME and ffmpeg), decoded and
+//! transcribed, against the WAV it was encoded from; each channel checked on its own, so that a swapped or
+//! downmixed channel shows.
 //! Files that state their encoder delay must decode with no shift at all and give notes within 2 ms (median)
 //! of the WAV's; the others shift by their encoder's undeclared delay, measured here and stated in the README.
 #![cfg(not(target_arch = "wasm32"))]
@@ -57,6 +59,19 @@ fn mono(path: &Path) -> (u32, Vec<f32>) {
     (rate, (0..n).map(|i| pcm.iter().map(|c| c[i]).sum::<f32>() / pcm.len() as f32).collect())
 }
 
+/// Cosine similarity of a[i] and b[i + lag] over one second from `from`.
+fn similarity(a: &[f32], b: &[f32], lag: i64, from: usize, rate: usize) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for i in from..from + rate {
+        let Some(&y) = usize::try_from(i as i64 + lag).ok().and_then(|j| b.get(j)) else { continue };
+        let x = a[i] as f64;
+        ab += x * y as f64;
+        aa += x * x;
+        bb += y as f64 * y as f64;
+    }
+    ab / (aa * bb).sqrt().max(1e-12)
+}
+
 /// The shift (in samples) that best aligns `b` with `a` over one second from `from`: b[i + lag] ~ a[i].
 fn lag(a: &[f32], b: &[f32], from: usize, rate: usize) -> i64 {
     let range = 2000i64;
@@ -96,24 +111,38 @@ fn onset_shift(reference: &[Note], est: &[Note]) -> (f64, f64) {
 #[test]
 fn every_format_decodes_sample_exact() {
     let dir = matrix();
+    let (_, clip) = load_pcm(&dir.join("wav-s16.wav"));
+    assert_eq!(clip.len(), 2, "the clip is stereo");
+    // The channels differ (FluidR3's stereo piano): a swap or a downmix cannot pass unseen.
+    let r = 44_100;
+    let alike = similarity(&clip[0], &clip[1], 0, r, r);
+    assert!(alike < 0.6, "the clip's channels are {alike:.2} alike");
     for &(file, wav, expected) in MATRIX {
-        let (rate, reference) = mono(&dir.join(wav));
-        let (file_rate, pcm) = mono(&dir.join(file));
+        let (rate, reference) = load_pcm(&dir.join(wav));
+        let (file_rate, pcm) = load_pcm(&dir.join(file));
         assert_eq!(file_rate, rate, "{file}: sample rate");
+        assert_eq!(pcm.len(), reference.len(), "{file}: channels");
         let r = rate as usize;
-        // Near the start and near the end: a shift that grows (lost or doubled frames) shows too.
-        let lags = (lag(&reference, &pcm, r, r), lag(&reference, &pcm, 6 * r, r));
-        println!(
-            "{file:<22} shift {:>5} / {:>5} samples, {} vs {} samples",
-            lags.0,
-            lags.1,
-            pcm.len(),
-            reference.len()
-        );
-        assert_eq!(lags, (expected, expected), "{file}: decoded audio is shifted against {wav}");
-        if expected == 0 {
-            // Encoder padding is trimmed too: the same length as the original.
-            assert_eq!(pcm.len(), reference.len(), "{file}: length");
+        for (c, (want, got)) in reference.iter().zip(&pcm).enumerate() {
+            // Near the start and near the end: a shift that grows (lost or doubled frames) shows too.
+            let lags = (lag(want, got, r, r), lag(want, got, 6 * r, r));
+            // Each channel is its own: closer to the same channel of the WAV than to the other one.
+            let same = similarity(want, got, expected, r, r);
+            let other = similarity(&reference[1 - c], got, expected, r, r);
+            println!(
+                "{file:<22} channel {c}: shift {:>5} / {:>5} samples, {} vs {} samples, similarity {same:.3} \
+                 (other channel {other:.3})",
+                lags.0,
+                lags.1,
+                got.len(),
+                want.len()
+            );
+            assert_eq!(lags, (expected, expected), "{file}: channel {c} is shifted against {wav}");
+            assert!(same > 0.9 && same > other + 0.2, "{file}: channel {c} is not the WAV's ({same:.3} vs {other:.3})");
+            if expected == 0 {
+                // Encoder padding is trimmed too: the same length as the original.
+                assert_eq!(got.len(), want.len(), "{file}: length");
+            }
         }
     }
 }

@@ -58,6 +58,26 @@ fn asap() -> Vec<Performance> {
     let only: Option<Vec<String>> = std::env::var_os("PIANOSCRIBE_ASAP_ONLY")
         .map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| l.trim().to_string()).collect());
     let root = set.clone().unwrap_or_else(|| shared("data/asap-dev"));
+    let out = read_asap(&root, |midi| only.as_ref().is_none_or(|o| o.iter().any(|m| m == midi)));
+    if set.is_none() && only.is_none() {
+        assert_eq!(out.len(), 31, "asap-dev lists 31 performances");
+    }
+    out
+}
+
+/// The training split of asap-train: every performance but the metrical model's validation split
+/// (tests/fixtures/meter-validation.txt, which tools/meter/test_data.py checks against the training code's
+/// split). What the rules' weights are fitted on.
+fn asap_training_split() -> Vec<Performance> {
+    let validation = std::fs::read_to_string(common::repo("tests/fixtures/meter-validation.txt")).unwrap();
+    let validation: Vec<&str> = validation.split_whitespace().collect();
+    let out = read_asap(&shared("data/asap-train"), |midi| !validation.contains(&midi));
+    assert_eq!(out.len(), 643 - validation.len(), "asap-train lists 643 performances");
+    out
+}
+
+/// The performances of an ASAP-style folder whose performance MIDI (path under the folder) `keep` accepts.
+fn read_asap(root: &std::path::Path, keep: impl Fn(&str) -> bool) -> Vec<Performance> {
     let csv = std::fs::read_to_string(root.join("metadata.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -68,7 +88,7 @@ fn asap() -> Vec<Performance> {
     let mut out = vec![];
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
-        if only.as_ref().is_some_and(|o| !o.iter().any(|m| m == cells[perf])) {
+        if !keep(cells[perf]) {
             continue;
         }
         let text = std::fs::read_to_string(root.join(cells[ann])).unwrap();
@@ -109,9 +129,6 @@ fn asap() -> Vec<Performance> {
             key,
             first_downbeat: first_downbeat.unwrap_or(0),
         });
-    }
-    if set.is_none() && only.is_none() {
-        assert_eq!(out.len(), 31, "asap-dev lists 31 performances");
     }
     out
 }
@@ -680,48 +697,62 @@ fn fit_logistic(rows: &[Vec<f64>], labels: &[f64], l2: f64) -> Vec<f64> {
     w
 }
 
-/// The downbeat model the score stage ships (`DOWNBEAT_MODEL`) is what fitting it on these performances gives
-/// (each tracked beat within 70 ms of an annotated downbeat against the rest; logistic, L2 1.0); and with each
-/// of the 16 pieces held out of the fit in turn, the whole stage still finds the downbeats of that piece's
-/// performances (mean downbeat F printed with --nocapture; README, Sheet music).
+/// The rules' two logistic models (`--tracker rules`) are what fitting them on the training split of
+/// asap-train gives (L2 1.0), so that no number in them comes from asap-dev: each chord's beat salience
+/// (`SALIENCE_WEIGHTS`: chords within 50 ms of an annotated beat against the rest), then, with those weights,
+/// each tracked beat's downbeat probability (`DOWNBEAT_MODEL`: beats within 70 ms of an annotated downbeat
+/// against the rest). To refit after a change to the features: run this test with --nocapture and copy the
+/// printed weights, salience first (the downbeat features depend on the beats it gives).
 #[test]
-fn downbeat_model_is_its_fit_and_holds_out() {
+fn rules_weights_are_their_fit_on_the_training_split() {
+    use rayon::prelude::*;
     use score::beats::{self, DownbeatModel, DOWNBEAT_FEATURES as F, DOWNBEAT_MODEL};
+    use score::beats::{SALIENCE_BIAS, SALIENCE_FEATURES, SALIENCE_WEIGHTS};
     let options = ScoreOptions::default();
-    let performances = asap();
-    // Per performance: its piece, its beats' model inputs (own, previous and next features, 1) and labels.
-    type Examples<'a> = (&'a str, Vec<Vec<f64>>, Vec<f64>);
-    let data: Vec<Examples> = performances
-        .iter()
+    let performances = asap_training_split();
+    let near = |events: &[f64], t: f64, within: f64| {
+        let k = events.partition_point(|&e| e < t);
+        [k.wrapping_sub(1), k].iter().filter_map(|&i| events.get(i)).any(|e| (e - t).abs() <= within)
+    };
+    let check = |what: &str, shipped: &[f64], fitted: &[f64]| {
+        let show = |w: &[f64]| w.iter().map(|x| format!("{x:.4}")).collect::<Vec<_>>().join(", ");
+        eprintln!("{what}, fitted on {} performances: [{}]", performances.len(), show(fitted));
+        for (k, (s, f)) in shipped.iter().zip(fitted).enumerate() {
+            assert!((s - f).abs() < 1e-3, "{what} weight {k}: shipped {s}, fitted {f}: update the constants");
+        }
+    };
+
+    type Rows = (Vec<Vec<f64>>, Vec<f64>);
+    let salience: Vec<Rows> = performances
+        .par_iter()
+        .map(|p| {
+            let chords = beats::salience_features(&p.transcription(), &options).unwrap();
+            let rows = chords.iter().map(|(_, x)| x.iter().copied().chain([1.0]).collect()).collect();
+            let labels = chords.iter().map(|(t, _)| near(&p.beats, *t, 0.05) as u8 as f64).collect();
+            (rows, labels)
+        })
+        .collect();
+    let (rows, labels): (Vec<_>, Vec<_>) = salience.into_iter().unzip();
+    let w = fit_logistic(&rows.concat(), &labels.concat(), 1.0);
+    check("salience weights and bias", &[&SALIENCE_WEIGHTS[..], &[SALIENCE_BIAS]].concat(), &w);
+    assert_eq!(w.len(), SALIENCE_FEATURES + 1);
+
+    let downbeat: Vec<Rows> = performances
+        .par_iter()
         .map(|p| {
             let (beats, features) = beats::downbeat_features(&p.transcription(), &options).unwrap();
             let rows = DownbeatModel::inputs(&features)
                 .iter()
                 .map(|input| input.iter().flatten().copied().chain([1.0]).collect())
                 .collect();
-            let labels = beats
-                .iter()
-                .map(|b| if p.downbeats.iter().any(|d| (d - b).abs() <= 0.07) { 1.0 } else { 0.0 })
-                .collect();
-            (p.name.rsplit_once('/').unwrap().0, rows, labels)
+            let labels = beats.iter().map(|&b| near(&p.downbeats, b, 0.07) as u8 as f64).collect();
+            (rows, labels)
         })
         .collect();
-    let fit = |held_out: Option<&str>| {
-        let kept = data.iter().filter(|d| Some(d.0) != held_out);
-        let rows: Vec<Vec<f64>> = kept.clone().flat_map(|d| d.1.iter().cloned()).collect();
-        let labels: Vec<f64> = kept.flat_map(|d| d.2.iter().copied()).collect();
-        let w = fit_logistic(&rows, &labels, 1.0);
-        let part = |k: usize| -> [f64; F] { std::array::from_fn(|j| w[k * F + j]) };
-        DownbeatModel {
-            own: part(0),
-            previous: part(1),
-            next: part(2),
-            bias: w[3 * F],
-            rate: labels.iter().sum::<f64>() / labels.len() as f64,
-        }
-    };
-    let all = fit(None);
-    eprintln!("fitted on all 31: {all:?}");
+    let (rows, labels): (Vec<_>, Vec<_>) = downbeat.into_iter().unzip();
+    let labels = labels.concat();
+    let w = fit_logistic(&rows.concat(), &labels, 1.0);
+    let rate = labels.iter().sum::<f64>() / labels.len() as f64;
     let shipped = [
         &DOWNBEAT_MODEL.own[..],
         &DOWNBEAT_MODEL.previous,
@@ -729,22 +760,5 @@ fn downbeat_model_is_its_fit_and_holds_out() {
         &[DOWNBEAT_MODEL.bias, DOWNBEAT_MODEL.rate],
     ]
     .concat();
-    let fitted = [&all.own[..], &all.previous, &all.next, &[all.bias, all.rate]].concat();
-    for (k, (s, f)) in shipped.iter().zip(&fitted).enumerate() {
-        assert!((s - f).abs() < 1e-3, "weight {k}: shipped {s}, fitted {f}: update DOWNBEAT_MODEL");
-    }
-    let mut pieces: Vec<&str> = data.iter().map(|d| d.0).collect();
-    pieces.dedup();
-    let mut scores = vec![];
-    for piece in pieces {
-        let model = fit(Some(piece));
-        for p in performances.iter().filter(|p| p.name.starts_with(&format!("{piece}/"))) {
-            let grid = beats::track_with(&p.transcription(), &options, &model).unwrap();
-            scores.push(event_f_measure(&p.downbeats, &grid.downbeats(), 0.07).f1);
-        }
-    }
-    let held_out = scores.iter().sum::<f64>() / scores.len() as f64;
-    eprintln!("downbeat F with each piece held out of the fit: {held_out:.3} ({} performances)", scores.len());
-    assert_eq!(scores.len(), 31);
-    assert!(held_out > 0.45, "held-out downbeat F fell to {held_out:.3}");
+    check("downbeat model (own, previous, next, bias, rate)", &shipped, &[&w[..3 * F + 1], &[rate]].concat());
 }

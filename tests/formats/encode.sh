@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# The format x timing matrix: one real recording (the first 8 s of a maps-dev piece, 44.1 kHz stereo) encoded
-# as every format the CLI and the page read, by the encoders users have (LAME, ffmpeg). Used by tests/formats.rs
-# and the page test (tests/e2e). Writes into OUT_DIR (default target/formats); files already there are kept.
+# The format x timing matrix: one 8 s piano clip, 44.1 kHz stereo with distinct channels and its full band (the
+# first 8 s of maps-dev chpn-p14's aligned notes played by FluidR3 GM's stereo grand piano, rendered by
+# fluidsynth), encoded as every format the CLI and the page read, by the encoders users have (LAME, ffmpeg).
+# Used by tests/formats.rs and the page test (tests/e2e). Writes into OUT_DIR (default target/formats); files
+# already there are kept.
 #   tests/formats/encode.sh [OUT_DIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 out="${1:-$root/target/formats}"
-src="$root/../shared/data/maps-dev/MAPS_MUS-chpn-p14_ENSTDkAm.flac"
-for tool in ffmpeg lame; do
+notes="$root/../shared/data/maps-dev/MAPS_MUS-chpn-p14_ENSTDkAm.tsv"
+font=/usr/share/sounds/sf2/FluidR3_GM.sf2
+for tool in ffmpeg lame fluidsynth; do
   command -v "$tool" >/dev/null 2>&1 || { echo "error: $tool is missing (./build.sh test installs it)" >&2; exit 1; }
 done
-[ -f "$src" ] || { echo "error: $src is missing: ../shared must sit beside the repository" >&2; exit 1; }
+[ -f "$font" ] || { echo "error: $font is missing (Debian's fluid-soundfont-gm; ./build.sh test installs it)" >&2; exit 1; }
+/usr/bin/python3 -c "import mido" 2>/dev/null || { echo "error: python3-mido is missing (./build.sh test installs it)" >&2; exit 1; }
+[ -f "$notes" ] || { echo "error: $notes is missing: ../shared must sit beside the repository" >&2; exit 1; }
 # 8 s: with the 4 s lead-in, one Transkun segment each (12 s took two), which halves the tests' transcriptions.
 seconds=8
 mkdir -p "$out"
 cd "$out"
 # Files encoded from another clip (an older version of this script) are made again.
-stamp="$(basename "$src") first ${seconds} s"
+stamp="$(basename "$notes") first ${seconds} s, FluidR3 GM, 44.1 kHz stereo"
 if [ "$(cat clip 2>/dev/null)" != "$stamp" ]; then
-  rm -f -- *.wav *.mp3 *.ogg *.opus *.m4a *.aac partial.tmp
+  rm -f -- *.wav *.flac *.mp3 *.ogg *.opus *.m4a *.aac *.mid partial.tmp
   echo "$stamp" > clip
 fi
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
@@ -29,7 +34,36 @@ make() { # make FILE COMMAND...: unless FILE exists, runs the command, which wri
   "$@"
   mv "partial/$f" "$f"
 }
-make wav-s16.wav ff -i "$src" -t "$seconds" -ar 44100 -ac 2 -c:a pcm_s16le partial/wav-s16.wav
+# The notes starting in the first 8 s as MIDI (a note held past the end is released half a second after it).
+midi() {
+  /usr/bin/python3 - "$notes" "$seconds" partial/clip.mid <<'PY'
+import sys
+import mido
+src, seconds, dst = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+events = []
+for line in open(src):
+    if line.startswith("#") or not line.strip():
+        continue
+    on, off, pitch, velocity = (float(v) for v in line.split()[:4])
+    if on < seconds:
+        events += [(on, 1, int(pitch), int(velocity)), (min(off, seconds + 0.5), 0, int(pitch), 0)]
+events.sort()
+track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])  # 960 ticks a second
+last = 0
+for t, on, pitch, velocity in events:
+    tick = round(t * 960)
+    track.append(mido.Message("note_on" if on else "note_off", note=pitch, velocity=velocity, time=tick - last))
+    last = tick
+mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(dst)
+PY
+}
+render() {
+  fluidsynth -ni -q -g 2.0 -r 44100 -F partial/render.wav "$font" clip.mid
+  ff -i partial/render.wav -t "$seconds" -c:a pcm_s16le partial/wav-s16.wav
+  rm partial/render.wav
+}
+make clip.mid midi
+make wav-s16.wav render
 make wav-48k.wav ff -i wav-s16.wav -ar 48000 -c:a pcm_s16le partial/wav-48k.wav
 make wav-s24.wav ff -i wav-s16.wav -c:a pcm_s24le partial/wav-s24.wav
 make wav-f32.wav ff -i wav-s16.wav -c:a pcm_f32le partial/wav-f32.wav

@@ -155,6 +155,31 @@ def targets(onsets, beats, downbeats):
     return beat, down, ibi, mask
 
 
+BAR_LENGTHS = (2, 3, 4)
+
+
+def bar_lengths(onsets, beats, downbeats):
+    """Per note (sorted onsets): the class of its bar's length in annotated beats (index into BAR_LENGTHS: the
+    beats from the downbeat at or before the onset to the next one), or -1 where unknown (before the first or
+    after the last downbeat, or a bar of another length: a pickup, a 5/4 bar)."""
+    onsets = np.asarray(onsets, np.float64)
+    beats = np.sort(np.asarray(beats, np.float64))
+    downbeats = np.sort(np.asarray(downbeats, np.float64))
+    out = np.full(len(onsets), -1, np.int64)
+    if len(downbeats) < 2 or len(onsets) == 0:
+        return out
+    # Beats per bar, counted with a tolerance so that a downbeat annotated a hair off its beat counts once.
+    eps = 1e-3
+    counts = np.searchsorted(beats, downbeats[1:] - eps) - np.searchsorted(beats, downbeats[:-1] - eps)
+    cls = np.full(len(counts), -1, np.int64)
+    for c, length in enumerate(BAR_LENGTHS):
+        cls[counts == length] = c
+    k = np.searchsorted(downbeats, onsets + eps, side="right") - 1
+    inside = (k >= 0) & (k < len(counts))
+    out[inside] = cls[k[inside]]
+    return out
+
+
 # --- inputs -----------------------------------------------------------------------------------------------
 
 def chords(onsets):

@@ -50,6 +50,14 @@ class Targets(unittest.TestCase):
         np.testing.assert_allclose(np.exp(ibi), [0.5, 0.5, 0.5, 1.0, 1.0], rtol=1e-5)
         np.testing.assert_array_equal(mask, [1, 1, 1, 1, 1])
 
+    def test_bar_lengths(self):
+        # Bars of 4, 3 and 5 beats (a downbeat a hair off its beat), notes before, in and after them.
+        beats = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0]
+        downbeats = [1.0, 5.0005, 8.0, 13.0]
+        onsets = np.array([0.5, 1.0, 4.9, 5.0, 7.99, 8.0, 11.5, 12.0, 13.5])
+        self.assertEqual(list(data.bar_lengths(onsets, beats, downbeats)), [-1, 2, 2, 1, 1, -1, -1, -1, -1])
+        self.assertEqual(list(data.bar_lengths(onsets, beats, [1.0])), [-1] * 9)
+
     def test_no_notes_or_no_beats(self):
         beat, down, ibi, mask = data.targets(np.array([]), [1.0, 2.0], [1.0])
         self.assertEqual(len(beat), 0)
@@ -80,6 +88,18 @@ class Split(unittest.TestCase):
         self.assertGreaterEqual(held, 0.15 * len(spec))
         self.assertLess(held, 0.15 * len(spec) + 5)  # at most one composition (<= 5 performances) past the share
         self.assertIn("train", split.values())
+
+    def test_asap_trains_validation_split_is_the_fixture(self):
+        # tests/score.rs fits the rules' weights on the other performances: the two must agree on which is which.
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        asap = os.path.join(root, "..", "shared", "data", "asap-train")
+        if not os.path.exists(os.path.join(asap, "metadata.csv")):
+            self.skipTest("../shared/data/asap-train is not beside the repository")
+        rows_ = data.read_metadata(asap)
+        split = data.split_compositions(rows_)
+        listed = [r["midi_performance"] for r in rows_ if split[data.composition(r)] == "validation"]
+        with open(os.path.join(root, "tests", "fixtures", "meter-validation.txt")) as f:
+            self.assertEqual(listed, f.read().split())
 
     def test_deterministic_and_independent_of_order(self):
         spec = [(f"C{k % 4}", f"T{k}", f"C{k % 4}/T{k}", f"P{j}") for k in range(30) for j in range(3)]

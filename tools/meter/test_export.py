@@ -18,7 +18,8 @@ class Export(unittest.TestCase):
 
         from tools.meter import data, export, network
         torch.manual_seed(3)
-        net = network.MeterNet(conv=8, hidden=8, layers=1, down_hidden=4, kernel=3, dropout=0.0).eval()
+        # With the bar-length head (train.py --bar-classes 3): left out of the exported graph.
+        net = network.MeterNet(conv=8, hidden=8, layers=1, down_hidden=4, kernel=3, dropout=0.0, bar_classes=3).eval()
         graph = export.onnx_bytes(net)
         rng = np.random.default_rng(1)
         onsets = np.sort(rng.uniform(0, 20, 120))
@@ -112,7 +113,8 @@ class Resume(unittest.TestCase):
             cache = os.path.join(tmp, "cache")
             synthetic_cache(cache)
             common = ["--cache", cache, "--batch", "2", "--notes", "60", "--conv", "8", "--hidden", "8",
-                      "--down-hidden", "4", "--validate-every", "3", "--checkpoint-every", "1", "--decay-steps", "6"]
+                      "--down-hidden", "4", "--validate-every", "3", "--checkpoint-every", "1", "--decay-steps", "6",
+                      "--bar-classes", "3"]  # the bar-length head trains and resumes too
             train.main(common + ["--out", os.path.join(tmp, "straight"), "--steps", "6"])
             train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "3"])
             train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "6"])

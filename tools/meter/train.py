@@ -36,7 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def example(cache, indices, weights, notes_per_window, rng, augmenting=True):
-    """(features [n, F], targets [4, n]: beat, downbeat, ln ibi, mask) for one window of a random performance
+    """(features [n, F], targets [5, n]: beat, downbeat, ln ibi, mask, bar-length class or -1) for one window of
+    a random performance
     (chosen in proportion to its notes); n <= notes_per_window (less only for a shorter performance)."""
     i = indices[rng.choice(len(indices), p=weights)]
     notes, sustain = cache.notes(i), cache.sustain(i)
@@ -56,9 +57,10 @@ def example(cache, indices, weights, notes_per_window, rng, augmenting=True):
     w = w[:notes_per_window]
     x = data.features(w, sus)
     beat, down, ibi, mask = data.targets(w[:, 0], b, d)
+    bar = data.bar_lengths(w[:, 0], b, d).astype(np.float32)
     # The last notes of a cut window may miss a note that the full sequence would have nearer a beat; their
     # targets still hold (within 50 ms of a beat, or nearest it within 70 ms among the window's notes).
-    return x, np.stack([beat, down, ibi, mask])
+    return x, np.stack([beat, down, ibi, mask, bar])
 
 
 def make_batch(cache, indices, weights, args, step):
@@ -66,7 +68,8 @@ def make_batch(cache, indices, weights, args, step):
     items = [example(cache, indices, weights, args.notes, rng) for _ in range(args.batch)]
     n = max(len(x) for x, _ in items)
     x = np.zeros((len(items), n, data.FEATURES), np.float32)
-    y = np.zeros((len(items), 4, n), np.float32)
+    y = np.zeros((len(items), 5, n), np.float32)
+    y[:, 4] = -1  # padding has no bar length
     for k, (xi, yi) in enumerate(items):
         x[k, :len(xi)] = xi
         y[k, :, :len(xi)] = yi
@@ -74,22 +77,41 @@ def make_batch(cache, indices, weights, args, step):
 
 
 def losses(outputs, y):
-    beat, down, ibi = outputs
+    beat, down, ibi, bar = outputs
     mask = y[:, 3]
     count = mask.sum().clamp(min=1.0)
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     sl1 = torch.nn.functional.smooth_l1_loss
-    return {"beat": (bce(beat, y[:, 0], reduction="none") * mask).sum() / count,
-            "downbeat": (bce(down, y[:, 1], reduction="none") * mask).sum() / count,
-            "ibi": (sl1(ibi, y[:, 2], reduction="none", beta=0.1) * mask).sum() / count}
+    out = {"beat": (bce(beat, y[:, 0], reduction="none") * mask).sum() / count,
+           "downbeat": (bce(down, y[:, 1], reduction="none") * mask).sum() / count,
+           "ibi": (sl1(ibi, y[:, 2], reduction="none", beta=0.1) * mask).sum() / count,
+           "bar": torch.zeros(())}
+    known = y[:, 4] >= 0
+    if bar is not None and known.any():
+        out["bar"] = torch.nn.functional.cross_entropy(bar[known], y[:, 4][known].long())
+    return out
 
 
 def probabilities(net, notes, sustain):
-    """Per-note beat and downbeat probabilities and inter-beat interval (s) of one whole performance."""
+    """Per-note beat and downbeat probabilities, inter-beat interval (s) and bar-length log-probabilities
+    ([n, classes], or None) of one whole performance."""
     x = torch.from_numpy(data.features(notes, sustain))[None]
     with torch.no_grad():
-        beat, down, ibi = net(x)
-    return torch.sigmoid(beat[0]).numpy(), torch.sigmoid(down[0]).numpy(), torch.exp(ibi[0]).numpy()
+        beat, down, ibi, bar = net(x)
+    bar = torch.log_softmax(bar[0], dim=1).numpy() if bar is not None else None
+    return torch.sigmoid(beat[0]).numpy(), torch.sigmoid(down[0]).numpy(), torch.exp(ibi[0]).numpy(), bar
+
+
+def piece_bar_length(log_probs):
+    """The bar-length class of a whole performance: the highest mean log-probability over its notes."""
+    return int(np.argmax(log_probs.mean(axis=0)))
+
+
+def annotated_bar_length(notes, beats, downbeats):
+    """The performance's most common bar-length class over its notes (-1 if none is known)."""
+    c = data.bar_lengths(notes[:, 0], beats, downbeats)
+    c = c[c >= 0]
+    return int(np.bincount(c).argmax()) if len(c) else -1
 
 
 def validation_sets(cache, indices, seed=12345):
@@ -110,16 +132,20 @@ def validation_sets(cache, indices, seed=12345):
 
 
 def validate(net, sets, threshold=0.5):
-    """{set: (mean beat F, mean downbeat F)} over each set's performances."""
+    """{set: (mean beat F, mean downbeat F, share of performances whose bar length is right or NaN without the
+    head)} over each set's performances."""
     net.eval()
     out = {}
     for name, items in sets:
-        fb, fd = [], []
+        fb, fd, right = [], [], []
         for notes, sustain, beats, downbeats in items:
-            pb, pd, _ = probabilities(net, notes, sustain)
+            pb, pd, _, bar = probabilities(net, notes, sustain)
             fb.append(metrics.f_measure(beats, metrics.decode(notes[:, 0], pb, threshold))[2])
             fd.append(metrics.f_measure(downbeats, metrics.decode(notes[:, 0], pd, threshold))[2])
-        out[name] = (float(np.mean(fb)), float(np.mean(fd)))
+            truth = annotated_bar_length(notes, beats, downbeats)
+            if bar is not None and truth >= 0:
+                right.append(piece_bar_length(bar) == truth)
+        out[name] = (float(np.mean(fb)), float(np.mean(fd)), float(np.mean(right)) if right else float("nan"))
     net.train()
     return out
 
@@ -148,7 +174,8 @@ def cpu_name():
 
 
 COLUMNS = ["step", "loss", "beat", "downbeat", "ibi", "lr", "hours", "step_seconds", "examples_per_second",
-           "valid_beat_f", "valid_downbeat_f", "noisy_beat_f", "noisy_downbeat_f", "validation_seconds"]
+           "valid_beat_f", "valid_downbeat_f", "noisy_beat_f", "noisy_downbeat_f", "validation_seconds", "bar",
+           "valid_bar_right", "noisy_bar_right"]
 
 
 def learning_rate(args, step):
@@ -171,6 +198,7 @@ def main(argv=None):
     ap.add_argument("--decay-steps", type=int, default=0, help="cosine decay to 1%% of --lr by this step")
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--ibi-weight", type=float, default=0.5)
+    ap.add_argument("--bar-weight", type=float, default=0.5)
     ap.add_argument("--checkpoint-every", type=int, default=50)
     ap.add_argument("--validate-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
@@ -193,7 +221,7 @@ def main(argv=None):
     step, best, wall, latest = 0, -1.0, 0.0, {}
     if os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, weights_only=False)
-        if state["config"] != config:
+        if {"bar_classes": 0, **state["config"]} != config:
             raise SystemExit(f"error: {ckpt_path} is a network {state['config']}; resume with the same options")
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -240,7 +268,7 @@ def main(argv=None):
             group["lr"] = lr
         x, y = make_batch(cache, train, weights, args, step + 1)
         parts = losses(net(x), y)
-        loss = parts["beat"] + parts["downbeat"] + args.ibi_weight * parts["ibi"]
+        loss = parts["beat"] + parts["downbeat"] + args.ibi_weight * parts["ibi"] + args.bar_weight * parts["bar"]
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), args.clip)
@@ -248,28 +276,36 @@ def main(argv=None):
         step += 1
         dt = time.time() - t
         print(f"\rstep {step}  loss {loss.item():.4f} (beat {parts['beat'].item():.4f}, downbeat "
-              f"{parts['downbeat'].item():.4f}, ibi {parts['ibi'].item():.4f})  {dt:.2f} s/step, "
+              f"{parts['downbeat'].item():.4f}, ibi {parts['ibi'].item():.4f}, bar {parts['bar'].item():.4f})  "
+              f"{dt:.2f} s/step, "
               f"{args.batch / dt:.1f} examples/s ", end="", flush=True)
-        row = [step, round(loss.item(), 6)] + [round(parts[k].item(), 6) for k in ("beat", "downbeat", "ibi")]
-        row += [lr, round(elapsed() / 3600, 4), round(dt, 3), round(args.batch / dt, 2)]
+        row = {"step": step, "loss": round(loss.item(), 6), "lr": lr, "hours": round(elapsed() / 3600, 4),
+               "step_seconds": round(dt, 3), "examples_per_second": round(args.batch / dt, 2)}
+        row.update({k: round(parts[k].item(), 6) for k in ("beat", "downbeat", "ibi", "bar")})
         last = step >= args.steps or (args.hours and elapsed() >= args.hours * 3600)
         if step % args.validate_every == 0 or last:
             t = time.time()
             scores = validate(net, sets)
             vt = time.time() - t
-            (vb, vd), (nb, nd) = scores["valid"], scores["noisy"]
-            print(f"\n  validation ({vt:.0f} s): beat F {vb:.4f}, downbeat F {vd:.4f}; with transcription errors: "
-                  f"beat F {nb:.4f}, downbeat F {nd:.4f}")
-            row += [round(vb, 4), round(vd, 4), round(nb, 4), round(nd, 4), round(vt, 1)]
+            (vb, vd, vm), (nb, nd, nm) = scores["valid"], scores["noisy"]
+            print(f"\n  validation ({vt:.0f} s): beat F {vb:.4f}, downbeat F {vd:.4f}, bar length right {vm:.3f}; "
+                  f"with transcription errors: beat F {nb:.4f}, downbeat F {nd:.4f}, bar length right {nm:.3f}")
+            row.update({"valid_beat_f": round(vb, 4), "valid_downbeat_f": round(vd, 4), "noisy_beat_f": round(nb, 4),
+                        "noisy_downbeat_f": round(nd, 4), "validation_seconds": round(vt, 1)})
             latest = {"steps": step, "examples": step * args.batch, "training_hours": round(elapsed() / 3600, 3),
                       "validation_beat_f": round(vb, 4), "validation_downbeat_f": round(vd, 4),
                       "validation_with_errors_beat_f": round(nb, 4), "validation_with_errors_downbeat_f": round(nd, 4)}
-            if (vb + vd) / 2 > best:
-                best = (vb + vd) / 2
+            if not np.isnan(vm):
+                row.update({"valid_bar_right": round(vm, 4), "noisy_bar_right": round(nm, 4)})
+                latest.update({"validation_bar_length_right": round(vm, 4),
+                               "validation_with_errors_bar_length_right": round(nm, 4)})
+            # The best: beats, downbeats and (with the head) bar lengths weighed alike.
+            score = (vb + vd) / 2 if np.isnan(vm) else (vb + vd + vm) / 3
+            if score > best:
+                best = score
                 save(os.path.join(args.out, "best.pt"), {"model": net.state_dict(), "config": config,
                                                           "provenance": {**provenance, **latest}})
-        else:
-            row += [""] * 5
+        row = [row.get(c, "") for c in COLUMNS]
         writer.writerow(row)
         log.flush()
         if step % args.checkpoint_every == 0 or last:

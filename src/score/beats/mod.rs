@@ -17,6 +17,7 @@ mod tempo;
 use bars::{bars, beat_features, is_compound};
 pub use bars::{DownbeatModel, DOWNBEAT_FEATURES, DOWNBEAT_MODEL};
 use chords::{chords, Chord};
+pub use chords::{SALIENCE_BIAS, SALIENCE_FEATURES, SALIENCE_WEIGHTS};
 use network::{MeterNetwork, NoteMeter};
 use tempo::{onset_strength, overall_period, track_beats};
 
@@ -285,6 +286,12 @@ pub fn track_with(t: &Transcription, options: &ScoreOptions, model: &DownbeatMod
     let (beats, per_bar, downbeat) = bars(&beats, &performance, model, options.meter.map(|m| m.beats_per_bar));
     let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
     BeatGrid::new(beats, downbeat, Meter { beats_per_bar: per_bar, compound })
+}
+
+/// Each chord's time and salience features (what the rules' salience weights are fitted on).
+pub fn salience_features(t: &Transcription, options: &ScoreOptions) -> Result<Vec<(f64, [f64; SALIENCE_FEATURES])>> {
+    let performance = Performance::new(t, &ScoreOptions { tracker: Tracker::Rules, ..options.clone() })?;
+    Ok(performance.chords.iter().map(|c| (c.time, c.features)).collect())
 }
 
 /// The tracked beats before bars, with each one's downbeat features (what a downbeat model is fitted on).
