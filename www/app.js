@@ -135,6 +135,7 @@ function setBusy(busy) {
   if (busy) document.body.dataset.busy = '1';
   else delete document.body.dataset.busy;
   $('file').disabled = busy;
+  $('try-sample').disabled = busy;
   $('model').disabled = busy;
   $('cancel').hidden = !busy;
   $('cancel').disabled = false;
@@ -175,7 +176,8 @@ async function chosenModel() {
     for (const m of list) {
       // Figures come from the bundle's provenance (build.sh reads them with `pianoscribe info --json`).
       const f1 = m.scores?.['maps-dev']?.note;
-      const figures = [m.about, f1 ? `maps-dev note F1 ${f1.toFixed(3)}` : ''].filter(Boolean).join('; ');
+      // The figure in words: note F1 on maps-dev (real piano recordings the model was not trained on).
+      const figures = [m.about, f1 ? `${(f1 * 100).toFixed(1)}% of notes right on test recordings` : ''].filter(Boolean).join('; ');
       const option = new Option(`${m.name} (${(m.bytes / 1e6).toFixed(1)} MB${figures ? `; ${figures}` : ''})`, m.file);
       option.dataset.family = m.family;
       select.add(option);
@@ -211,7 +213,7 @@ function switchModel() {
 function startEngine() {
   if (state.starting) return state.starting;
   const starting = (async () => {
-    $('engine-line').textContent = 'Loading the model…';
+    $('engine-line').textContent = 'Loading the engine and the model (the first visit downloads up to 40 MB; then the page works offline)…';
     const hashes = await buildHashes();
     const file = await chosenModel();
     const path = modelPath(file);
@@ -250,8 +252,9 @@ function describeEngine(info) {
   const line = $('engine-line');
   const model = $('model').selectedOptions[0]?.textContent.replace(/ \(.*/, '') || info.model.family;
   line.textContent = window.crossOriginIsolated
-    ? `Ready: ${model} on ${info.threads} threads (WebAssembly ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'}). Your audio stays on this device.`
-    : `Ready: ${model} on 1 thread: this page is not cross-origin isolated here, so threads are unavailable (it works, only slower). Your audio stays on this device.`;
+    ? `Ready: ${model}, using ${info.threads} processor threads. Your audio stays on this device.`
+    : `Ready: ${model}, using 1 processor thread (this site is not set up for more here: it works, only slower). Your audio stays on this device.`;
+  line.title = `WebAssembly ${info.simd === 'relaxed' ? 'relaxed SIMD' : 'SIMD'} build, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
   line.dataset.threads = String(info.threads);
   line.dataset.simd = info.simd;
   line.dataset.family = info.model.family;
@@ -366,6 +369,18 @@ async function main() {
     if ((e.key === 'Enter' || e.key === ' ') && e.target === drop && !$('file').disabled) {
       e.preventDefault();
       $('file').click();
+    }
+  });
+  // The sample recording (tools/sample/make.sh), fetched from the site only when asked for.
+  $('try-sample').addEventListener('click', async () => {
+    if (state.busy) return;
+    try {
+      const r = await fetch('./sample/prelude-bwv846.mp3');
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const blob = await r.blob();
+      transcribe(new File([blob], 'prelude-bwv846.mp3', { type: 'audio/mpeg' }));
+    } catch (err) {
+      say(`The sample could not be downloaded (${err.message}). Check the connection, or choose a recording of your own.`, true);
     }
   });
   $('cancel').addEventListener('click', cancel);
