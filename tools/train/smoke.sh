@@ -44,5 +44,19 @@ PIANOSCRIBE_OAF_FIXTURES="$fixtures" cargo test --release --test onsets_frames -
 # The CLI transcribes the validation piece with the trained bundle and scores it against its cut MIDI.
 flac=$(find "$work/cache" -path '*validation*' -name '*.flac' | head -1)
 target/release/pianoscribe transcribe "$flac" --model "$fixtures/oaf-tiny.pscb" -o "$work/out.mid"
-target/release/pianoscribe eval "$work/out.mid" "${flac%.flac}.mid" --pedal-extend-ref
+target/release/pianoscribe eval "$work/out.mid" "${flac%.flac}.mid" --pedal-extend-ref --json "$work/eval.json"
+# The reference against itself scores 1 (the eval reads the cut MIDI the render was made from), and the
+# transcription's scores are figures of that one piece (40 steps of a tiny network find few notes: no floor).
+target/release/pianoscribe eval "${flac%.flac}.mid" "${flac%.flac}.mid" --pedal-extend-ref --pedal-extend-est \
+  --json "$work/self.json" >/dev/null
+"$venv/bin/python" - "$work/eval.json" "$work/self.json" <<'EOF'
+import json, sys
+run, self_ = (json.load(open(p)) for p in sys.argv[1:])
+assert len(run["pieces"]) == 1 and len(self_["pieces"]) == 1, (run["pieces"].keys(), self_["pieces"].keys())
+assert self_["mean"]["note"]["f1"] == 1.0 and self_["mean"]["frame"]["f1"] == 1.0, self_["mean"]
+for kind in ("note", "note_offset", "frame"):
+    f = run["mean"][kind]["f1"]
+    assert 0.0 <= f <= 1.0, (kind, f)
+print(f"eval: the reference against itself 1.0; the tiny model's note F1 {run['mean']['note']['f1']:.3f}")
+EOF
 echo "training smoke test: passed in $(( $(date +%s) - start )) s (after the venv), work in $work"
