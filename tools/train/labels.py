@@ -50,6 +50,23 @@ def read_midi(path):
     return notes, sustain
 
 
+def read_notes(path):
+    """(notes, sustain) of a label file: MIDI (read_midi), or a note table (`.tsv`: onset, offset, pitch,
+    velocity per line, `#` comments; MAPS's, as github:jongwook/onsets-and-frames has them), which holds no pedal:
+    its offsets are where the notes end."""
+    if not path.endswith(".tsv"):
+        return read_midi(path)
+    notes = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            onset, offset, pitch, velocity = (float(v) for v in line.split()[:4])
+            notes.append((onset, offset, int(pitch), int(velocity)))
+    notes.sort()
+    return notes, []
+
+
 def extend_with_sustain(notes, sustain):
     """The spec's sustain rule (the engine's notes::extend_with_sustain does the same)."""
     next_onset = {}

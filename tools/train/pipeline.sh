@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole chain in one command, from MAESTRO MIDI to a calibrated, scored bundle:
 #   tools/train/run.sh all OUT [--hours H] [--validation-hours H] [--size small|2018|2019] [--steps N]
-#                              [--device cpu|cuda] [--batch B] [--seconds S] [--cache DIR]
+#                              [--device cpu|cuda] [--batch B] [--seconds S] [--cache DIR] [--maps-synth CHECKOUT]
 # 1. prepare: render H hours of MAESTRO train MIDI per renderer (FluidR3 and MuseScore) and the validation
-#    hours with FluidR3 (resumable; the cache is shared between runs);
+#    hours with FluidR3 (resumable; the cache is shared between runs); with --maps-synth, add the MAPS
+#    sampled-piano recordings ../shared/data/maps-synth-train.txt lists from that checkout of
+#    github:jongwook/onsets-and-frames;
 # 2. train: OUT/run (resumes if OUT/run/checkpoint.pt exists; --steps is the total);
 # 3. export OUT/run/best.pt -> OUT/model-uncalibrated.pscb;
 # 4. calibrate per-register thresholds on the validation renders (never on maps-dev) -> OUT/thresholds.txt;
@@ -12,10 +14,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-[ $# -ge 1 ] || { sed -n 2,12p "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,14p "$0" >&2; exit 2; }
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
 shift
-hours=6 vhours=1 size=small steps=3000 device="" batch=8 seconds=10 cache=""
+hours=6 vhours=1 size=small steps=3000 device="" batch=8 seconds=10 cache="" maps_synth=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hours) hours="$2"; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --batch) batch="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --cache) cache="$2"; shift 2 ;;
+    --maps-synth) maps_synth="$2"; shift 2 ;;
     *) echo "error: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +46,7 @@ export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 
 "$run" prepare --split train --hours "$hours" "${cache_args[@]}"
 "$run" prepare --split validation --hours "$vhours" --renderers fluidr3 "${cache_args[@]}"
+[ -z "$maps_synth" ] || "$run" prepare --maps-synth "$maps_synth" "${cache_args[@]}"
 "$run" train --out "$out/run" --size "$size" --steps "$steps" --batch "$batch" --seconds "$seconds" \
   "${device_args[@]}" "${cache_args[@]}"
 "$run" export --checkpoint "$out/run/best.pt" --out "$out/model-uncalibrated.pscb"

@@ -5,6 +5,7 @@ and how big it is.
 
   python -m tools.train.prepare [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
                                 [--max-seconds S] [--cache DIR] [--midi DIR] [--maestro DIR]
+  python -m tools.train.prepare --maps-synth CHECKOUT [--maps-list FILE] [--cache DIR]
 
 - --midi: MAESTRO's MIDI and CSV in its standard layout (default: ../shared/data/maestro-v2-midi).
 - --maestro: a MAESTRO copy with audio (`<year>/<name>.wav|.flac` beside the `.midi`): its recordings are used
@@ -13,6 +14,10 @@ and how big it is.
   `musescore-general-soundfont`), sustain and soft pedal included as the MIDI has them.
 - --hours: stop after this much audio per split and renderer (pieces in the CSV's order), for small runs.
 - --max-seconds: render only the first S seconds of each piece (quick experiments and the CI smoke test).
+- --maps-synth: a checkout of github:jongwook/onsets-and-frames (its data/MAPS/flac and data/MAPS/tsv/matched):
+  the MAPS recordings on sampled pianos that --maps-list names (default ../shared/data/maps-synth-train.txt,
+  whose compositions no Disklavier recording plays) go into the cache as training pieces, one renderer per
+  piano (`maps-AkPnBcht`, ...), labelled by their note tables. Nothing else from that repository is read.
 
 Room, microphone, noise and gain variety is added per training example (augment.py), not here, so that every
 epoch hears each piece differently.
@@ -167,6 +172,57 @@ def merged(path, new, cache):
     return kept + new
 
 
+def maps_list(path):
+    """The listed recordings' paths (relative to the checkout), in the list's order."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+def maps_piano(stem):
+    """The piano of a MAPS recording: the last part of its name (MAPS_MUS-bach_846_AkPnBcht -> AkPnBcht)."""
+    return stem.rsplit("_", 1)[1]
+
+
+def prepare_maps(checkout, listed, cache):
+    """Copies the listed MAPS recordings (16 kHz mono FLAC; resampled and mixed down if not) and their note
+    tables into the cache: the manifest entries, train split."""
+    import soundfile as sf
+    entries = []
+    for i, rel in enumerate(listed):
+        stem = os.path.splitext(os.path.basename(rel))[0]
+        if not rel.startswith("data/MAPS/flac/") or "ENSTDk" in stem:
+            sys.exit(f"error: {rel} is not a MAPS sampled-piano recording (the Disklavier ones are kept aside)")
+        src = os.path.join(checkout, rel)
+        table = os.path.join(checkout, "data", "MAPS", "tsv", "matched", stem + ".tsv")
+        for path in (src, table):
+            if not os.path.exists(path):
+                sys.exit(f"error: {path} is missing: --maps-synth takes a checkout of github:jongwook/onsets-and-frames")
+        piano = "maps-" + maps_piano(stem)
+        out = os.path.join(cache, piano, "train", stem + ".flac")
+        labels = out[: -len(".flac")] + ".tsv"
+        if not os.path.exists(out):
+            audio, rate = sf.read(src, dtype="float32")
+            write_flac(out, to_mono(audio, rate))
+        if not os.path.exists(labels):
+            shutil.copyfile(table, labels + ".part")
+            os.replace(labels + ".part", labels)
+        entries.append({"split": "train", "renderer": piano, "midi": os.path.abspath(labels),
+                        "audio": os.path.relpath(out, cache), "duration": sf.info(out).duration})
+        print(f"\r[{i + 1}/{len(listed)}] {stem} ", end="", flush=True)
+    print()
+    return entries
+
+
+def write_manifest(cache, entries):
+    os.makedirs(cache, exist_ok=True)
+    manifest = merged(os.path.join(cache, "manifest.json"), entries, cache)
+    tmp = os.path.join(cache, "manifest.json.part")
+    with open(tmp, "w") as f:
+        json.dump(manifest, f, indent=0)
+    os.replace(tmp, os.path.join(cache, "manifest.json"))
+    return manifest
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--midi", default=os.path.join(ROOT, "..", "shared", "data", "maestro-v2-midi"))
@@ -176,7 +232,14 @@ def main(argv=None):
     ap.add_argument("--renderers", default="fluidr3,musescore")
     ap.add_argument("--hours", type=float, help="at most this much audio per split and renderer")
     ap.add_argument("--max-seconds", type=float, help="render only the first S seconds of each piece")
+    ap.add_argument("--maps-synth", metavar="CHECKOUT",
+                    help="add the listed MAPS sampled-piano recordings from a checkout of jongwook/onsets-and-frames")
+    ap.add_argument("--maps-list", default=os.path.join(ROOT, "..", "shared", "data", "maps-synth-train.txt"))
     args = ap.parse_args(argv)
+    if args.maps_synth:
+        manifest = write_manifest(args.cache, prepare_maps(args.maps_synth, maps_list(args.maps_list), args.cache))
+        print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")
+        return
     renderers = ["maestro"] if args.maestro else [r for r in args.renderers.split(",") if r]
     for r in renderers:
         if r != "maestro" and r not in SOUNDFONTS:
@@ -212,12 +275,7 @@ def main(argv=None):
         print(f"\r[{i + 1}/{len(jobs)}] {done_s / 3600:.2f} of {total / 3600:.2f} h, ETA {eta / 60:.0f} min ",
               end="", flush=True)
     print()
-    os.makedirs(args.cache, exist_ok=True)
-    manifest = merged(os.path.join(args.cache, "manifest.json"), manifest, args.cache)
-    tmp = os.path.join(args.cache, "manifest.json.part")
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=0)
-    os.replace(tmp, os.path.join(args.cache, "manifest.json"))
+    manifest = write_manifest(args.cache, manifest)
     print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")
 
 

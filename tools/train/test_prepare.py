@@ -66,6 +66,40 @@ class Prepare(unittest.TestCase):
             # a kept, gone dropped (its audio is not in the cache), b replaced by this run's entry
             self.assertEqual(got, [train[0]] + validation)
 
+    def test_maps_recordings_come_in_with_their_note_tables(self):
+        try:
+            import soundfile as sf
+            import soxr  # noqa: F401
+        except ImportError as e:
+            missing(self, f"{e.name} is not installed")
+        from tools.train import labels as L
+        with tempfile.TemporaryDirectory() as d:
+            checkout, cache = os.path.join(d, "repo"), os.path.join(d, "cache")
+            os.makedirs(os.path.join(checkout, "data", "MAPS", "flac"))
+            os.makedirs(os.path.join(checkout, "data", "MAPS", "tsv", "matched"))
+            # One listed recording at 44.1 kHz stereo (mixed down and resampled), one that is not listed.
+            for stem in ("MAPS_MUS-bach_846_AkPnBcht", "MAPS_MUS-other_SptkBGCl"):
+                sf.write(os.path.join(checkout, "data", "MAPS", "flac", stem + ".flac"),
+                         np.full((44100, 2), 0.25, np.float32), 44100)
+                with open(os.path.join(checkout, "data", "MAPS", "tsv", "matched", stem + ".tsv"), "w") as f:
+                    f.write("# onset,offset,note,velocity\n0.5\t0.9\t60.0\t64.0\n0.2\t0.4\t62.0\t50.0\n")
+            listed = os.path.join(d, "list.txt")
+            with open(listed, "w") as f:
+                f.write("# comment\ndata/MAPS/flac/MAPS_MUS-bach_846_AkPnBcht.flac\n")
+            P.main(["--maps-synth", checkout, "--maps-list", listed, "--cache", cache])
+            with open(os.path.join(cache, "manifest.json")) as f:
+                (entry,) = json.load(f)
+            self.assertEqual((entry["split"], entry["renderer"]), ("train", "maps-AkPnBcht"))
+            self.assertAlmostEqual(entry["duration"], 1.0, places=3)
+            audio, rate = sf.read(os.path.join(cache, entry["audio"]))
+            self.assertEqual((rate, audio.ndim, len(audio)), (P.SAMPLE_RATE, 1, P.SAMPLE_RATE))
+            self.assertEqual(L.read_notes(entry["midi"]), ([(0.2, 0.4, 62, 50), (0.5, 0.9, 60, 64)], []))
+            # The Disklavier recordings are refused, even when listed.
+            with open(listed, "w") as f:
+                f.write("data/MAPS/flac/MAPS_MUS-chpn-p19_ENSTDkCl.flac\n")
+            with self.assertRaises(SystemExit):
+                P.main(["--maps-synth", checkout, "--maps-list", listed, "--cache", cache])
+
     def test_a_rendered_note_sounds_where_the_midi_says(self):
         try:
             import mido

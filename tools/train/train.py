@@ -46,7 +46,7 @@ class Pieces:
 
     def notes(self, entry):
         if entry["midi"] not in self._notes:
-            self._notes[entry["midi"]] = L.read_midi(entry["midi"])
+            self._notes[entry["midi"]] = L.read_notes(entry["midi"])
         return self._notes[entry["midi"]]
 
     def audio(self, entry, start=0, frames=-1):
@@ -217,8 +217,14 @@ def describe_data(pieces):
         by.setdefault(e["renderer"], [0, 0.0])
         by[e["renderer"]][0] += 1
         by[e["renderer"]][1] += e["duration"] / 3600
-    parts = [f"{r}: {n} pieces, {h:.1f} h" for r, (n, h) in sorted(by.items())]
-    return "MAESTRO v2 train performance MIDI (" + "; ".join(parts) + ")"
+    maestro = [f"{r}: {n} pieces, {h:.1f} h" for r, (n, h) in sorted(by.items()) if not r.startswith("maps-")]
+    maps = [f"{r[5:]}: {n} pieces, {h:.1f} h" for r, (n, h) in sorted(by.items()) if r.startswith("maps-")]
+    parts = []
+    if maestro:
+        parts.append("MAESTRO v2 train performance MIDI (" + "; ".join(maestro) + ")")
+    if maps:
+        parts.append("MAPS sampled pianos, the listed recordings (" + "; ".join(maps) + ")")
+    return "; ".join(parts)
 
 
 def main(argv=None):
