@@ -26,4 +26,4 @@ pub use error::{Error, Result};
 pub use family::transkun::{DEFAULT_SEGMENT_HOP_SECONDS, FAST_SEGMENT_HOP_SECONDS};
 pub use family::ModelInfo;
 pub use notes::{Note, Pedal, PedalKind, Transcription};
-pub use pipeline::{Engine, Flow, Progress, StageSeconds, Transcriber};
+pub use pipeline::{Engine, Flow, Progress, Stage, StageSeconds, Transcriber};

@@ -10,8 +10,12 @@ use crate::family::{self, Decoding, Model, ModelInfo};
 use crate::model::parallel_segments;
 use crate::notes::{extend_with_sustain, Note, Transcription};
 
-/// Reported after each segment.
+/// Where a transcription stands: reported when the network starts on a batch of segments, when each
+/// segment's decoding starts, and when each segment is done (so that a recording of one segment reports more
+/// than its end).
 pub struct Progress<'a> {
+    /// What the engine is about to do, or has just done.
+    pub stage: Stage,
     /// Fraction of the work done, 0..=1, when the length of the input is known.
     pub fraction: Option<f64>,
     /// Seconds of the recording whose segments are done (never past the audio received: the last segment's
@@ -23,6 +27,17 @@ pub struct Progress<'a> {
     /// heads, stitching).
     pub stage_seconds: StageSeconds,
     decoding: &'a dyn Decoding,
+}
+
+/// A step of the work on the segments (numbered from 1 in recording order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The network starts on these segments, side by side (the longest step: most of a segment's time).
+    Network { first: usize, last: usize },
+    /// This segment's notes are being decoded from the network's output.
+    Decoding { segment: usize },
+    /// This segment is done: its notes are in `notes_so_far`.
+    Done { segment: usize },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -273,30 +288,46 @@ impl Transcriber {
         let t0 = now();
         let feats: Vec<_> = self.pending.drain(..).map(|s| self.model.features(&s)).collect();
         let t1 = now();
-        self.decoding.run_network(&feats);
-        let segments = feats.len();
-        drop(feats);
-        let t2 = now();
         self.times.features += t1 - t0;
-        self.times.network += t2 - t1;
+        let segments = feats.len();
+        self.report(Stage::Network { first: self.done + 1, last: self.done + segments }, on_progress)?;
+        let t1 = now();
+        self.decoding.run_network(&feats);
+        drop(feats);
+        self.times.network += now() - t1;
         for _ in 0..segments {
+            self.report(Stage::Decoding { segment: self.done + 1 }, on_progress)?;
             let decode_start = now();
             let start = self.done * self.seg.step_samples();
             let begin_time = start as f64 / self.seg.sample_rate as f64 - self.seg.lead_in_seconds();
             self.decoding.decode_next(begin_time)?;
             self.times.decode += now() - decode_start;
             self.done += 1;
-            let progress = Progress {
-                fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
-                seconds_done: (begin_time + self.seg.segment_hop_seconds).clamp(0.0, self.received_seconds()),
-                segments_done: self.done,
-                segments_total: self.total,
-                stage_seconds: self.times,
-                decoding: self.decoding.as_ref(),
-            };
-            if on_progress(&progress) == Flow::Cancel {
-                return Err(Error::Cancelled);
-            }
+            self.report(Stage::Done { segment: self.done }, on_progress)?;
+        }
+        Ok(())
+    }
+
+    /// Reports where the work stands (fraction and seconds count the segments done); a cancel stops here.
+    fn report(&self, stage: Stage, on_progress: &mut dyn FnMut(&Progress) -> Flow) -> Result<()> {
+        let begin_time = |done: usize| {
+            (done * self.seg.step_samples()) as f64 / self.seg.sample_rate as f64 - self.seg.lead_in_seconds()
+        };
+        let seconds_done = match self.done {
+            0 => 0.0,
+            done => (begin_time(done - 1) + self.seg.segment_hop_seconds).clamp(0.0, self.received_seconds()),
+        };
+        let progress = Progress {
+            stage,
+            fraction: self.total.map(|t| (self.done as f64 / t as f64).min(1.0)),
+            seconds_done,
+            segments_done: self.done,
+            segments_total: self.total,
+            stage_seconds: self.times,
+            decoding: self.decoding.as_ref(),
+        };
+        if on_progress(&progress) == Flow::Cancel {
+            return Err(Error::Cancelled);
         }
         Ok(())
     }

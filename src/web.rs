@@ -24,7 +24,7 @@ use web_sys::{Blob, FileReaderSync};
 use crate::audio::FileStream;
 use crate::notes::Note;
 use crate::score::{self, ScoreOptions};
-use crate::{midi, notes, pipeline, Error, Flow, TranscribeOptions};
+use crate::{midi, notes, pipeline, Error, Flow, Stage, TranscribeOptions};
 
 pub use wasm_bindgen_rayon::init_thread_pool;
 
@@ -118,8 +118,10 @@ impl Engine {
 
 /// A transcription fed piece by piece. `new Transcriber(engine, sampleRate, channels, totalFrames, options)`:
 /// `totalFrames` (samples per channel, for progress) may be undefined; `options` is a `TranscribeOptions`
-/// object (camelCase keys, missing ones take their defaults). `progress(fraction, secondsDone, notesSoFar)` is
-/// called after each segment; returning `false` cancels.
+/// object (camelCase keys, missing ones take their defaults). `progress(fraction, secondsDone, notesSoFar,
+/// stage)` is called when the network starts on a batch of segments, when each segment's decoding starts and
+/// when each is done (`stage`: `{ kind: "network" | "decoding" | "done", first, last, total }`); returning
+/// `false` cancels.
 #[wasm_bindgen]
 pub struct Transcriber {
     session: Option<pipeline::Transcriber>,
@@ -187,12 +189,29 @@ fn planes(channels: &Array) -> Result<Vec<Vec<f32>>, JsValue> {
 fn reporter(progress: Option<&Function>) -> impl FnMut(&crate::Progress) -> Flow + '_ {
     move |p| {
         let Some(f) = progress else { return Flow::Continue };
-        let r = f.call3(
-            &JsValue::NULL,
-            &JsValue::from(p.fraction.unwrap_or(0.0)),
-            &JsValue::from(p.seconds_done),
-            &notes_array(&p.notes_so_far()),
-        );
+        // The stage as { kind: "network" | "decoding" | "done", first, last, total } (segments from 1; total
+        // when the length is known).
+        let stage = Object::new();
+        let (kind, first, last) = match p.stage {
+            Stage::Network { first, last } => ("network", first, last),
+            Stage::Decoding { segment } => ("decoding", segment, segment),
+            Stage::Done { segment } => ("done", segment, segment),
+        };
+        let _ = Reflect::set(&stage, &"kind".into(), &kind.into());
+        let _ = Reflect::set(&stage, &"first".into(), &(first as f64).into());
+        let _ = Reflect::set(&stage, &"last".into(), &(last as f64).into());
+        if let Some(total) = p.segments_total {
+            let _ = Reflect::set(&stage, &"total".into(), &(total as f64).into());
+        }
+        let args: Array = [
+            JsValue::from(p.fraction.unwrap_or(0.0)),
+            JsValue::from(p.seconds_done),
+            notes_array(&p.notes_so_far()).into(),
+            stage.into(),
+        ]
+        .into_iter()
+        .collect();
+        let r = f.apply(&JsValue::NULL, &args);
         match r {
             Ok(v) if v == JsValue::FALSE => Flow::Cancel,
             _ => Flow::Continue,

@@ -6,7 +6,7 @@ use std::io::Write;
 use pianoscribe::audio::{AudioFile, PcmBuffer};
 use pianoscribe::metrics::{evaluate, EvalOptions};
 use pianoscribe::notes::read_note_table;
-use pianoscribe::{midi, Engine, Error, Flow, TranscribeOptions};
+use pianoscribe::{midi, Engine, Error, Flow, Stage, TranscribeOptions};
 
 mod common;
 use common::{engine, shared, wav_bytes};
@@ -20,7 +20,7 @@ fn transcribe_pcm(rate: u32, pcm: Vec<Vec<f32>>) -> pianoscribe::Result<pianoscr
     Ok(transcribe_counting(rate, pcm, TranscribeOptions::default())?.0)
 }
 
-/// Transcribes PCM and counts the segments (progress reports) it took.
+/// Transcribes PCM and counts the segments (progress reports of a segment done) it took.
 fn transcribe_counting(
     rate: u32,
     pcm: Vec<Vec<f32>>,
@@ -28,8 +28,8 @@ fn transcribe_counting(
 ) -> pianoscribe::Result<(pianoscribe::Transcription, usize)> {
     let mut src = PcmBuffer::new(rate, pcm)?;
     let mut segments = 0;
-    let t = engine().transcribe(&mut src, options, &mut |_| {
-        segments += 1;
+    let t = engine().transcribe(&mut src, options, &mut |p| {
+        segments += matches!(p.stage, Stage::Done { .. }) as usize;
         Flow::Continue
     })?;
     Ok((t, segments))
@@ -180,16 +180,36 @@ fn progress_rises_to_one_and_cancel_stops() {
     let (rate, pcm) = common::load_pcm(&shared("data/stereo-44k/madmom_stereo_sample.wav"));
     let mut fractions = vec![];
     let mut seconds = vec![];
+    let mut stages = vec![];
     let mut src = PcmBuffer::new(rate, pcm.clone()).unwrap();
     // At the reference's 8 s hop the 4 s clip takes two segments (one at the default hop).
     let at_8s = TranscribeOptions { segment_hop_seconds: Some(8.0), ..Default::default() };
     let t = engine()
         .transcribe(&mut src, at_8s.clone(), &mut |p| {
-            fractions.push(p.fraction.unwrap());
-            seconds.push(p.seconds_done);
+            stages.push(p.stage);
+            if matches!(p.stage, Stage::Done { .. }) {
+                fractions.push(p.fraction.unwrap());
+                seconds.push(p.seconds_done);
+            }
             Flow::Continue
         })
         .unwrap();
+    // Within each segment: the network starts (on as many segments as run side by side), then each segment's
+    // decoding, then it is done; every segment is reported in order.
+    let mut expected = vec![];
+    let mut next = 1;
+    for s in &stages {
+        if let Stage::Network { first, last } = *s {
+            assert_eq!(first, next, "{stages:?}");
+            for k in first..=last {
+                expected.extend([Stage::Decoding { segment: k }, Stage::Done { segment: k }]);
+            }
+            next = last + 1;
+        }
+    }
+    let without_network: Vec<Stage> = stages.iter().copied().filter(|s| !matches!(s, Stage::Network { .. })).collect();
+    assert_eq!(without_network, expected);
+    assert!(matches!(stages[0], Stage::Network { first: 1, .. }), "{stages:?}");
     assert!(fractions.len() >= 2);
     // The seconds done end at the clip's length (4.0 s), not at the padded last segment's end (the page
     // shows them as the audio's length).

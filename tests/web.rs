@@ -55,7 +55,7 @@ fn errors_come_back_as_messages_of_a_kind() {
     assert!(message(e).contains("no audio samples"));
     assert!(message(t.finish(None).err().unwrap()).contains("finished"));
 
-    // Returning false from the progress callback cancels after the first segment.
+    // Returning false from the progress callback cancels at once (its first call: the network's start).
     let (rate, pcm) = parse_wav(WAV);
     let stop = Function::new_with_args("fraction, seconds, notes", "return false;");
     let mut t = Transcriber::new(&engine, rate, pcm.len(), None, JsValue::UNDEFINED).unwrap();

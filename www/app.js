@@ -18,6 +18,7 @@ const state = {
   engine: null, // an EngineClient once the model is loaded
   starting: null, // the promise of the engine being ready (null after a failure: the next file tries again)
   notice: null, // said once the engine is ready (a model the address named that the site does not offer)
+  progress: null, // the engine's last report during a run: { fraction, stage }
   busy: false,
   notes: new Float64Array(0),
   pedals: new Float64Array(0),
@@ -274,6 +275,21 @@ function options(info) {
 }
 
 // ---- transcription ----
+// The progress bar's label: what the engine is doing (the network on which segments, or writing down a
+// segment's notes), the time elapsed, which a timer keeps moving between the engine's reports, and the time
+// left once a segment is done.
+function showProgress(started) {
+  const { fraction, stage } = state.progress || { fraction: 0, stage: null };
+  const elapsed = (performance.now() - started) / 1000;
+  const of = stage && stage.total ? ` of ${stage.total}` : '';
+  const segments = stage && stage.last > stage.first ? `segments ${stage.first}–${stage.last}` : stage ? `segment ${stage.first}` : '';
+  const doing = !stage ? 'reading the audio'
+    : stage.kind === 'network' ? `listening to ${segments}${of}`
+      : stage.kind === 'decoding' ? `writing down the notes of ${segments}${of}` : `${segments}${of} done`;
+  const left = fraction > 0 ? ` · about ${clock(elapsed * (1 - fraction) / fraction)} left` : '';
+  setBar('progress-bar', fraction, `${Math.round(fraction * 100)}% · ${doing} · ${clock(elapsed)} elapsed${left}`);
+}
+
 async function transcribe(file) {
   if (state.busy) return;
   setBusy(true);
@@ -282,6 +298,8 @@ async function transcribe(file) {
   $('play').disabled = true;
   state.name = file.name.replace(/\.[^.]*$/, '') || 'transcription';
   const started = performance.now();
+  const ticking = setInterval(() => { if (state.progress) showProgress(started); }, 1000);
+  state.progress = null;
   try {
     if (file.size === 0) throw new UserError(`“${file.name}” is empty (0 bytes).`);
     const engine = await startEngine();
@@ -300,18 +318,19 @@ async function transcribe(file) {
         document.body.dataset.decoding = m.how;
         $('result').hidden = false;
         say(m.duration ? `Transcribing ${clock(m.duration)} of audio…` : 'Transcribing…');
-        setBar('progress-bar', 0, 'starting…');
+        state.progress = { fraction: 0, stage: null };
+        showProgress(started);
         draw();
       },
       onProgress: (m) => {
-        const elapsed = (performance.now() - started) / 1000;
-        const eta = m.fraction > 0 ? elapsed * (1 - m.fraction) / m.fraction : NaN;
-        setBar('progress-bar', m.fraction, `${Math.round(m.fraction * 100)}% · ${clock(elapsed)} elapsed · about ${clock(eta)} left`);
+        state.progress = { fraction: m.fraction, stage: m.stage };
+        showProgress(started);
         state.duration = Math.max(state.duration, m.seconds);
         state.notes = m.notes;
         draw();
       },
     });
+    state.progress = null; // the timer no longer relabels the bar
     state.notes = result.notes;
     state.pedals = result.pedals;
     state.transcription = result.id; // the worker keeps it: the score is written from there
@@ -338,6 +357,8 @@ async function transcribe(file) {
     if (err instanceof UserError) say(err.message, true);
     else if (!err.reported) say(`Something went wrong: ${err.message || err}`, true);
   } finally {
+    clearInterval(ticking);
+    state.progress = null;
     setBusy(false);
   }
 }

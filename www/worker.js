@@ -88,8 +88,8 @@ async function transcribe(m) {
   const started = performance.now();
   let stream = null;
   let totalFrames;
-  const progress = (fraction, seconds, notes) => {
-    post({ type: 'progress', id: m.id, fraction, seconds, notes }, [notes.buffer]);
+  const progress = (fraction, seconds, notes, stage) => {
+    post({ type: 'progress', id: m.id, fraction, seconds, notes, stage: { ...stage } }, [notes.buffer]);
     return !cancelled();
   };
   const source = decodePieces(wasm, m.file, { whole: m.decodeWhole, pcmFromPage: (reason, rate) => pcmFromPage(m.id, reason, rate) });

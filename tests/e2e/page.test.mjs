@@ -232,11 +232,23 @@ test('a model the address names that the site lacks is said, and the keyboard op
   await page.keyboard.press('Enter');
   await page.keyboard.press(' ');
   assert.equal(await page.evaluate(() => window.chooserOpened), 2, 'Enter and Space on the drop zone open the file chooser');
+  // Every label the progress bar shows, to see the engine report inside the clip's one segment.
+  await page.evaluate(() => {
+    window.progressLabels = [];
+    new MutationObserver(() => window.progressLabels.push(document.querySelector('#progress-bar span').textContent))
+      .observe(document.querySelector('#progress-bar span'), { childList: true, characterData: true, subtree: true });
+  });
   await page.setInputFiles('#file', audio);
   await page.waitForSelector('#progress-bar[aria-valuenow="100"]', { timeout: 600_000 });
   await page.waitForFunction(() => !document.body.dataset.busy, null, { timeout: 600_000 });
   assert.match(await page.textContent('#message'), /8 notes found in 0:04 of audio/);
   assert.equal(await page.getAttribute('#progress-bar', 'role'), 'progressbar');
+  // Before the one segment was done, the bar said what the engine was doing: the network, then the notes.
+  const labels = await page.evaluate(() => window.progressLabels);
+  const at = (re) => labels.findIndex((l) => re.test(l));
+  assert.ok(at(/^0% · listening to segment 1 of 1 · \d+:\d\d elapsed$/) >= 0, labels.join('\n'));
+  assert.ok(at(/^0% · writing down the notes of segment 1 of 1/) > at(/listening to segment 1/), labels.join('\n'));
+  assert.match(labels[labels.length - 1], /^done in/);
   // The roll is labelled: octaves, a time axis over the clip's 4 s, a name that says what it shows, a legend,
   // and the time and key under the pointer.
   assert.equal(await page.getAttribute('#roll', 'data-keys'), 'C1 C2 C3 C4 C5 C6 C7 C8');
