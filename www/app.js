@@ -225,8 +225,13 @@ function startEngine() {
     // ?threads=N caps the pool (for comparisons); by default every core is used.
     const cap = Number(params.get('threads')) || Infinity;
     const threads = window.crossOriginIsolated ? Math.max(1, Math.min(cap, navigator.hardwareConcurrency || 1)) : 1;
-    const engine = new EngineClient({ model, threads, search: location.search, hashes });
+    const engine = new EngineClient({
+      model, threads, search: location.search, hashes,
+      onLoading: ({ got, total }) => setBar('model-bar', total ? got / total : 0,
+        `Downloading the engine: ${(got / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB (once; kept for offline use)`),
+    });
     await engine.start();
+    setBar('model-bar', null);
     if (state.starting !== starting) { // another model was picked meanwhile: that one's engine serves
       engine.stop();
       return state.starting || startEngine();

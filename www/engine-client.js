@@ -50,9 +50,10 @@ function explainScore(m) {
 }
 
 export class EngineClient {
-  // model: the bundle's bytes (kept to start a new worker); threads: pool size; search: the page's query.
-  constructor({ model, threads, search, hashes }) {
-    Object.assign(this, { model, threads, search, hashes });
+  // model: the bundle's bytes (kept to start a new worker); threads: pool size; search: the page's query;
+  // onLoading({ what, got, total }): the engine's own download as it arrives.
+  constructor({ model, threads, search, hashes, onLoading = () => {} }) {
+    Object.assign(this, { model, threads, search, hashes, onLoading });
     this.worker = null;
     this.ready = null;
     this.info = null; // { threads, simd, defaults, faster }
@@ -97,6 +98,10 @@ export class EngineClient {
   }
 
   onMessage(m, resolveStart, rejectStart) {
+    if (m.type === 'loading') {
+      this.onLoading(m);
+      return;
+    }
     if (m.type === 'ready') {
       this.info = m;
       this.worker.readyOnce = true;

@@ -39,6 +39,29 @@ function describe(err) {
   return { message, kind, fatal: trap || outOfMemory };
 }
 
+// The engine's download, reported to the page as it arrives (the first visit's largest file after the model;
+// a cached copy reports at once). The body passes through unchanged, so the browser still compiles it while
+// it streams in.
+function counted(responding) {
+  return responding.then((r) => {
+    if (!r.body || typeof TransformStream === 'undefined') return r;
+    const total = Number(r.headers.get('content-length')) || 0;
+    let got = 0;
+    let said = -Infinity;
+    const body = r.body.pipeThrough(new TransformStream({
+      transform(chunk, out) {
+        got += chunk.byteLength;
+        if (got - said >= 256 * 1024 || (total && got >= total)) {
+          said = got;
+          post({ type: 'loading', what: 'engine', got, total });
+        }
+        out.enqueue(chunk);
+      },
+    }));
+    return new Response(body, { status: r.status, statusText: r.statusText, headers: r.headers });
+  });
+}
+
 async function init(m) {
   const build = engineBuild(m.search);
   try {
@@ -46,7 +69,7 @@ async function init(m) {
     // Kept in the Cache API for offline use (the service worker precaches no .wasm: only one build is needed).
     const path = `${build.dir.slice(2)}pianoscribe_bg.wasm`;
     const url = new URL(path, import.meta.url).href;
-    const exports = await wasm.default({ module_or_path: cachedFetch(url, (m.hashes || {})[path]) });
+    const exports = await wasm.default({ module_or_path: counted(cachedFetch(url, (m.hashes || {})[path])) });
     // For the page tests: the engine's memory, which they fill to force an allocation failure.
     self.pianoscribeMemory = exports.memory;
   } catch (err) {

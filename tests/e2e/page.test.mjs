@@ -285,7 +285,17 @@ test('a model the address names that the site lacks is said, and the keyboard op
 });
 
 test('the sample recording: one click, and every note it was rendered from', { timeout: 900_000 }, async () => {
-  const { context, page, errors } = await openPage(session.browser, await serve());
+  // The first visit's downloads say what they are: the model's bar, then the engine's.
+  const watch = () => document.addEventListener('DOMContentLoaded', () => {
+    window.loadingLabels = [];
+    new MutationObserver(() => window.loadingLabels.push(document.querySelector('#model-bar span').textContent))
+      .observe(document.querySelector('#model-bar span'), { childList: true, characterData: true, subtree: true });
+  });
+  const { context, page, errors } = await openPage(session.browser, await serve(), {}, watch);
+  const loading = await page.evaluate(() => window.loadingLabels);
+  assert.ok(loading.some((l) => /^Downloading the model: [\d.]+ of [\d.]+ MB/.test(l)), loading.join('\n'));
+  assert.ok(loading.some((l) => /^Downloading the engine: [\d.]+ of [\d.]+ MB/.test(l)), loading.join('\n'));
+  assert.ok(await page.isHidden('#model-bar'), 'the download bar goes once the engine is ready');
   assert.match(await page.textContent('header .tag'), /MIDI and sheet music out/);
   await page.click('#try-sample');
   await page.waitForFunction(() => document.body.dataset.busy, null, { timeout: 60_000 }).catch(() => {});
