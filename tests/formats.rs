@@ -196,9 +196,9 @@ fn a_damaged_stretch_becomes_silence_and_the_rest_keeps_its_time() {
         assert!(w.to_string().starts_with(&format!("at {:.2} s: ", w.seconds)), "{w}");
         // After it, the audio is where it belongs.
         let (_, pcm) = mono(&dir.join(damaged));
-        // The length: exact for MP3 and AAC. A lost Ogg page leaves the Vorbis stream 32 samples (0.7 ms) long at
-        // its end in this clip (damage at 3.05 s; none with the 12 s clip's damage at 5.6 s) while everything after
-        // the damage stays in place (below): within one short Vorbis block.
+        // The length: exact for MP3 and AAC. A lost Ogg page can leave the Vorbis stream up to one short block
+        // long at its end (32 samples with an earlier clip) while everything after the damage stays in place
+        // (below).
         let excess = pcm.len() as i64 - reference.len() as i64;
         let allowed = if damaged.ends_with(".ogg") { 0..=128 } else { 0..=0 };
         assert!(allowed.contains(&excess), "{damaged}: {} samples against {}", pcm.len(), reference.len());
