@@ -46,9 +46,10 @@ for f in "${files[@]}"; do
     /usr/bin/time -f '%M' -o "$out/cli.mem" target/release/pianoscribe transcribe "$f" -o "$out/cli.mid" "$@" 2>/dev/null
     echo "$(date +%s.%N) - $start" | bc
   }
-  hop() { sed -nE "s/^pub const $1: f64 = ([0-9.]+);/\\1/p" src/config.rs; }
-  default_hop="$(hop DEFAULT_SEGMENT_HOP_SECONDS)"
-  fast_hop="$(hop FAST_SEGMENT_HOP_SECONDS)"
+  # The hops from the engine itself (what `pianoscribe info --json` says of the built-in model).
+  hop() { target/release/pianoscribe info --json | sed -nE "s/.*\"$1\": *([0-9.]+).*/\\1/p"; }
+  default_hop="$(hop defaultHopSeconds)"
+  fast_hop="$(hop fasterHopSeconds)"
   ref_s="$(fastest run_reference)"
   row reference "$ref_s" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
   row "ref-${default_hop}s" "$(fastest run_reference "$default_hop")" "$ref_s" "$(( $(cat "$out/ref.mem") / 1024 ))"
