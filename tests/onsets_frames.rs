@@ -162,22 +162,15 @@ fn broken_bundles_are_clear_errors() {
 
 /// A model's scores on each of the six maps-dev recordings against their ground truth.
 fn scores_at(t: &Engine, options: TranscribeOptions) -> Vec<pianoscribe::metrics::Scores> {
-    [
-        "MAPS_MUS-chpn-p14_ENSTDkAm",
-        "MAPS_MUS-scn15_9_ENSTDkAm",
-        "MAPS_MUS-scn15_12_ENSTDkCl",
-        "MAPS_MUS-chpn-p19_ENSTDkCl",
-        "MAPS_MUS-grieg_kobold_ENSTDkAm",
-        "MAPS_MUS-bor_ps6_ENSTDkCl",
-    ]
-    .iter()
-    .map(|stem| {
-        let mut src = pianoscribe::audio::AudioFile::open(&shared(&format!("data/maps-dev/{stem}.flac"))).unwrap();
-        let notes = t.transcribe(&mut src, options.clone(), &mut |_| Flow::Continue).unwrap().notes;
-        let truth = pianoscribe::notes::read_file(&shared(&format!("data/maps-dev/{stem}.tsv"))).unwrap().notes;
-        pianoscribe::metrics::evaluate(&truth, &notes, &Default::default())
-    })
-    .collect()
+    common::MAPS_DEV
+        .iter()
+        .map(|stem| {
+            let mut src = pianoscribe::audio::AudioFile::open(&shared(&format!("data/maps-dev/{stem}.flac"))).unwrap();
+            let notes = t.transcribe(&mut src, options.clone(), &mut |_| Flow::Continue).unwrap().notes;
+            let truth = pianoscribe::notes::read_file(&shared(&format!("data/maps-dev/{stem}.tsv"))).unwrap().notes;
+            pianoscribe::metrics::evaluate(&truth, &notes, &Default::default())
+        })
+        .collect()
 }
 
 /// The shipped Onsets & Frames model (models/oaf-small.pscb, trained by tools/train) on the six maps-dev

@@ -10,14 +10,7 @@ use pianoscribe::{Flow, TranscribeOptions};
 mod common;
 use common::{engine, shared};
 
-const PIECES: &[&str] = &[
-    "MAPS_MUS-chpn-p14_ENSTDkAm",
-    "MAPS_MUS-scn15_9_ENSTDkAm",
-    "MAPS_MUS-scn15_12_ENSTDkCl",
-    "MAPS_MUS-chpn-p19_ENSTDkCl",
-    "MAPS_MUS-grieg_kobold_ENSTDkAm",
-    "MAPS_MUS-bor_ps6_ENSTDkCl",
-];
+const PIECES: &[&str] = &common::MAPS_DEV;
 
 fn table(dir: &str, stem: &str) -> Vec<pianoscribe::Note> {
     let p = shared(&format!("data/{dir}/{stem}.tsv"));

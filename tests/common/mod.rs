@@ -97,3 +97,13 @@ pub fn notes_from_json(v: &serde_json::Value) -> Vec<pianoscribe::Note> {
         })
         .collect()
 }
+
+/// The six maps-dev recordings (../shared/data/maps-dev: real Disklavier recordings with aligned notes).
+pub const MAPS_DEV: [&str; 6] = [
+    "MAPS_MUS-chpn-p14_ENSTDkAm",
+    "MAPS_MUS-scn15_9_ENSTDkAm",
+    "MAPS_MUS-scn15_12_ENSTDkCl",
+    "MAPS_MUS-chpn-p19_ENSTDkCl",
+    "MAPS_MUS-grieg_kobold_ENSTDkAm",
+    "MAPS_MUS-bor_ps6_ENSTDkCl",
+];

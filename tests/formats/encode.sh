@@ -35,28 +35,7 @@ make() { # make FILE COMMAND...: unless FILE exists, runs the command, which wri
   mv "partial/$f" "$f"
 }
 # The notes starting in the first 8 s as MIDI (a note held past the end is released half a second after it).
-midi() {
-  /usr/bin/python3 - "$notes" "$seconds" partial/clip.mid <<'PY'
-import sys
-import mido
-src, seconds, dst = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-events = []
-for line in open(src):
-    if line.startswith("#") or not line.strip():
-        continue
-    on, off, pitch, velocity = (float(v) for v in line.split()[:4])
-    if on < seconds:
-        events += [(on, 1, int(pitch), int(velocity)), (min(off, seconds + 0.5), 0, int(pitch), 0)]
-events.sort()
-track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])  # 960 ticks a second
-last = 0
-for t, on, pitch, velocity in events:
-    tick = round(t * 960)
-    track.append(mido.Message("note_on" if on else "note_off", note=pitch, velocity=velocity, time=tick - last))
-    last = tick
-mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(dst)
-PY
-}
+midi() { local here="$PWD"; (cd "$root" && /usr/bin/python3 -m tools.notes_to_midi "$notes" "$here/partial/clip.mid" --until "$seconds"); }
 render() {
   fluidsynth -ni -q -g 2.0 -r 44100 -F partial/render.wav "$font" clip.mid
   ff -i partial/render.wav -t "$seconds" -c:a pcm_s16le partial/wav-s16.wav

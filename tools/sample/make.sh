@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The page's sample recording: the first five bars of J. S. Bach's Prelude in C major, BWV 846 (public domain;
-# the notes are written out below, from the score), played by FluidR3 GM's grand piano (MIT licence; Debian's
+# the notes are written out below, from the score, into tests/fixtures/sample-notes.tsv), played by FluidR3 GM's grand piano (MIT licence; Debian's
 # fluid-soundfont-gm) through fluidsynth, as a 44.1 kHz stereo MP3 for the page (www/sample/) and its notes as
 # a note table (tests/fixtures/sample-notes.tsv: what the page test scores the page's transcription against).
 #   tools/sample/make.sh
@@ -13,9 +13,8 @@ done
 [ -f "$font" ] || { echo "error: $font is missing (apt-get install fluid-soundfont-gm)" >&2; exit 1; }
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 - "$tmp/prelude.mid" "$root/tests/fixtures/sample-notes.tsv" <<'PY'
+/usr/bin/python3 - "$root/tests/fixtures/sample-notes.tsv" <<'PY'
 import sys
-import mido
 # Each bar is a figure of eight sixteenths played twice: the first note held for the half bar, the second for
 # the rest of it after its own sixteenth, the other six as sixteenths (MIDI note numbers).
 BARS = [
@@ -36,20 +35,13 @@ for b, figure in enumerate(BARS):
             end = start + 8 * SIXTEENTH if k < 2 else onset + 0.9 * SIXTEENTH
             velocity = 72 if k == 0 else 58 if k == 1 else 62 + 4 * (k % 3)
             notes.append((onset, end, pitch, velocity))
-events = sorted([(on, 1, p, v) for on, off, p, v in notes] + [(off, 0, p, 0) for on, off, p, v in notes])
-track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])  # 960 ticks a second
-last = 0
-for t, on, pitch, velocity in events:
-    tick = round(t * 960)
-    track.append(mido.Message("note_on" if on else "note_off", note=pitch, velocity=velocity, time=tick - last))
-    last = tick
-mido.MidiFile(ticks_per_beat=480, tracks=[track]).save(sys.argv[1])
-with open(sys.argv[2], "w") as f:
+with open(sys.argv[1], "w") as f:
     f.write("# onset\toffset\tnote\tvelocity (tools/sample/make.sh: the page's sample recording)\n")
     for on, off, p, v in sorted(notes):
-        # The times the MIDI file holds (whole ticks of 1/960 s).
+        # The times the MIDI file will hold (whole ticks of 1/960 s).
         f.write(f"{round(on * 960) / 960:.6f}\t{round(off * 960) / 960:.6f}\t{p}\t{v}\n")
 PY
+(cd "$root" && /usr/bin/python3 -m tools.notes_to_midi tests/fixtures/sample-notes.tsv "$tmp/prelude.mid")
 fluidsynth -ni -q -g 1.0 -r 44100 -F "$tmp/prelude.wav" "$font" "$tmp/prelude.mid" >/dev/null
 mkdir -p "$root/www/sample"
 lame --quiet -b 128 --tt "Prelude in C major, BWV 846, bars 1-5 (J. S. Bach)" "$tmp/prelude.wav" "$root/www/sample/prelude-bwv846.mp3"
