@@ -8,10 +8,9 @@ second, for fluidsynth to play: the format matrix's clip (tests/formats/encode.s
 """
 import argparse
 
-import mido
-
 
 def read_table(path):
+    """[(onset, offset, pitch, velocity)] of a note table, sorted."""
     notes = []
     with open(path) as f:
         for line in f:
@@ -19,11 +18,12 @@ def read_table(path):
                 continue
             onset, offset, pitch, velocity = (float(v) for v in line.split()[:4])
             notes.append((onset, offset, int(pitch), int(velocity)))
-    return notes
+    return sorted(notes)
 
 
 def write_midi(notes, path):
     """notes: (onset s, offset s, pitch, velocity); a note-on and a note-off each, in time order."""
+    import mido
     events = sorted([(on, 1, p, v) for on, off, p, v in notes] + [(off, 0, p, 0) for on, off, p, v in notes])
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])  # 480 ticks a beat: 960 a second
     last = 0

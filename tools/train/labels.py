@@ -56,15 +56,8 @@ def read_notes(path):
     its offsets are where the notes end."""
     if not path.endswith(".tsv"):
         return read_midi(path)
-    notes = []
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            onset, offset, pitch, velocity = (float(v) for v in line.split()[:4])
-            notes.append((onset, offset, int(pitch), int(velocity)))
-    notes.sort()
-    return notes, []
+    from tools.notes_to_midi import read_table
+    return read_table(path), []
 
 
 def extend_with_sustain(notes, sustain):
