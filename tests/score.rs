@@ -67,13 +67,19 @@ fn asap() -> Vec<Performance> {
 
 /// The training split of asap-train: every performance but the metrical model's validation split
 /// (tests/fixtures/meter-validation.txt, which tools/meter/test_data.py checks against the training code's
-/// split). What the rules' weights are fitted on.
+/// split). What the rules' weights and decoding numbers are fitted on.
 fn asap_training_split() -> Vec<Performance> {
-    let validation = std::fs::read_to_string(common::repo("tests/fixtures/meter-validation.txt")).unwrap();
-    let validation: Vec<&str> = validation.split_whitespace().collect();
-    let out = read_asap(&shared("data/asap-train"), |midi| !validation.contains(&midi));
+    let validation = meter_validation_split();
+    let out = read_asap(&shared("data/asap-train"), |midi| !validation.iter().any(|v| v == midi));
     assert_eq!(out.len(), 643 - validation.len(), "asap-train lists 643 performances");
     out
+}
+
+/// The metrical model's validation split of asap-train (performance MIDI paths), which it never trained on:
+/// what the learned tracker's decoding numbers are chosen on.
+fn meter_validation_split() -> Vec<String> {
+    let text = std::fs::read_to_string(common::repo("tests/fixtures/meter-validation.txt")).unwrap();
+    text.split_whitespace().map(str::to_string).collect()
 }
 
 /// The performances of an ASAP-style folder whose performance MIDI (path under the folder) `keep` accepts.
@@ -761,4 +767,122 @@ fn rules_weights_are_their_fit_on_the_training_split() {
     ]
     .concat();
     check("downbeat model (own, previous, next, bias, rate)", &shipped, &[&w[..3 * F + 1], &[rate]].concat());
+}
+
+/// A performance read for tracking, with its notes, for measuring decodings.
+type Tracked = (Performance, score::beats::Tracking, Transcription);
+
+fn prepare_tracking(performances: Vec<Performance>, options: &ScoreOptions) -> Vec<Tracked> {
+    use rayon::prelude::*;
+    performances
+        .into_par_iter()
+        .map(|p| {
+            let t = p.transcription();
+            (score::beats::Tracking::new(&t, options).unwrap(), t, p)
+        })
+        .map(|(tracking, t, p)| (p, tracking, t))
+        .collect()
+}
+
+/// The mean over performances of beat F and downbeat F together (70 ms), tracked with `decoding`.
+fn decoding_measure(set: &[Tracked], options: &ScoreOptions, decoding: &score::beats::Decoding) -> f64 {
+    use rayon::prelude::*;
+    // Collected, then summed in order: the same figure on every run, whatever the threads did.
+    let each: Vec<f64> = set
+        .par_iter()
+        .map(|(p, tracking, t)| {
+            let first = t.notes.iter().map(|n| n.onset).fold(f64::INFINITY, f64::min);
+            let last = t.notes.iter().map(|n| n.offset).fold(0.0, f64::max);
+            let grid = tracking.grid(options, &score::beats::DOWNBEAT_MODEL, decoding).unwrap().covering(first, last);
+            let beat = event_f_measure(&p.beats, &grid.times, 0.07).f1;
+            let down = event_f_measure(&p.downbeats, &grid.downbeats(), 0.07).f1;
+            0.5 * (beat + down)
+        })
+        .collect();
+    each.iter().sum::<f64>() / set.len() as f64
+}
+
+/// The mean beat F (70 ms) of the beats before bars, tracked with `decoding`.
+fn beats_measure(set: &[Tracked], options: &ScoreOptions, decoding: &score::beats::Decoding) -> f64 {
+    use rayon::prelude::*;
+    let each: Vec<f64> = set
+        .par_iter()
+        .map(|(p, tracking, _)| event_f_measure(&p.beats, &tracking.beats(options, decoding), 0.07).f1)
+        .collect();
+    each.iter().sum::<f64>() / set.len() as f64
+}
+
+type Measure = fn(&[Tracked], &ScoreOptions, &score::beats::Decoding) -> f64;
+
+/// The best point of a grid of decodings by `measure` (the first of equals), every point printed.
+fn best_decoding(
+    what: &str,
+    set: &[Tracked],
+    options: &ScoreOptions,
+    measure: Measure,
+    grid: Vec<(String, score::beats::Decoding)>,
+) -> score::beats::Decoding {
+    let mut scored: Vec<(f64, String, score::beats::Decoding)> =
+        grid.into_iter().map(|(label, d)| (measure(set, options, &d), label, d)).collect();
+    for (m, label, _) in &scored {
+        eprintln!("{what}: {label}: {m:.4}");
+    }
+    let top = scored.iter().map(|s| s.0).fold(f64::NEG_INFINITY, f64::max);
+    let k = scored.iter().position(|s| s.0 == top).unwrap();
+    let (m, label, d) = scored.swap_remove(k);
+    eprintln!("{what}: best {label} ({m:.4}) over {} performances", set.len());
+    d
+}
+
+/// The learned tracker's decoding numbers (`beats::DECODING`: level prior, bar slip cost) are the best point of
+/// a grid on the metrical model's validation split of asap-train (its network never trained there; asap-dev is
+/// held out), by the mean of beat F and downbeat F. About 20 minutes on 2 cores, so not part of
+/// `./build.sh test`: `cargo test --release --test score decoding_ -- --ignored --nocapture` runs this and the
+/// rules' grid, prints every point and fails unless the shipped numbers are the best (then update them).
+#[test]
+#[ignore]
+fn decoding_learned_is_its_fit_on_the_validation_split() {
+    use score::beats::{Decoding, DECODING};
+    let validation = meter_validation_split();
+    let learned = ScoreOptions::default();
+    let set = prepare_tracking(read_asap(&shared("data/asap-train"), |m| validation.iter().any(|v| v == m)), &learned);
+    assert_eq!(set.len(), validation.len());
+    let mut grid = vec![];
+    for level_prior in [0.0, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2] {
+        for learned_slip in [3.0, 4.0, 6.0] {
+            let d = Decoding { level_prior, learned_slip, ..DECODING };
+            grid.push((format!("level prior {level_prior}, slip {learned_slip}"), d));
+        }
+    }
+    let fitted = best_decoding("learned, validation split", &set, &learned, decoding_measure, grid);
+    assert_eq!(fitted, DECODING, "the shipped decoding numbers are not the grid's best: update beats::DECODING");
+}
+
+/// The rules' decoding numbers (`beats::DECODING`) are the best points of grids on the training split of
+/// asap-train (where the rules' logistic models are fitted; asap-dev is held out): the tempo priors by the beat
+/// F of the beats before bars (which the downbeat model does not touch), then the bar slip cost by the mean of
+/// beat F and downbeat F. The downbeat model is fitted on the beats these priors give: after a change to them,
+/// refit it (`rules_weights_are_their_fit_on_the_training_split`) before the slip cost is chosen.
+#[test]
+#[ignore]
+fn decoding_rules_is_its_fit_on_the_training_split() {
+    use score::beats::{Decoding, TempoPrior, DECODING};
+    let rules = ScoreOptions { tracker: Tracker::Rules, ..ScoreOptions::default() };
+    let set = prepare_tracking(asap_training_split(), &rules);
+    // The two priors multiply into one log-normal (around the geometric mean of their centres), so only the
+    // product of the period and the chords a beat matters: the grid varies the period.
+    let mut grid = vec![];
+    for period in [0.3, 0.4, 0.5, 0.6, 0.8] {
+        for width in [0.25, 0.35, 0.5, 0.7] {
+            let tempo_prior = TempoPrior { period, width, ..DECODING.tempo_prior };
+            grid.push((format!("period {period} s, width {width}"), Decoding { tempo_prior, ..DECODING }));
+        }
+    }
+    let fitted = best_decoding("rules' tempo priors, training split", &set, &rules, beats_measure, grid);
+    let grid = [1.0, 2.0, 3.0, 4.0, 6.0]
+        .into_iter()
+        .map(|rules_slip| (format!("slip {rules_slip}"), Decoding { rules_slip, ..fitted.clone() }))
+        .collect();
+    let fitted = best_decoding("rules' slip cost, training split", &set, &rules, decoding_measure, grid);
+    assert_eq!(fitted, DECODING, "the shipped decoding numbers are not the grid's best: update beats::DECODING");
 }

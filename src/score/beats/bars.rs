@@ -4,7 +4,7 @@
 
 use super::chords::Chord;
 use super::network::NoteMeter;
-use super::Performance;
+use super::{Decoding, Performance};
 use crate::notes::Note;
 
 /// Chords within this of a beat describe it (for bars and meter).
@@ -39,13 +39,6 @@ pub const DOWNBEAT_MODEL: DownbeatModel = DownbeatModel {
     bias: -0.9859,
     rate: 0.3079,
 };
-/// The cost (log-likelihood) of a bar one beat longer or shorter than the meter: a beat the tracker missed or
-/// added, or a phrase that starts off the bar. Lower costs mend more bars, but every beat dropped can cost beat
-/// F. With the rules' evidence chosen on ASAP's development performances before the learned model existed
-/// (README, Sheet music); with the learned model's, on its validation split of asap-train (2, 4 and 8 tried:
-/// 4 best).
-const SLIP_COST: f64 = 2.0;
-const LEARNED_SLIP_COST: f64 = 4.0;
 /// With two beats a bar, a bar a beat short and one a beat long look alike: an interval this many times the
 /// median beat or longer says short (a beat is added in it), a shorter one long (a beat is dropped).
 const MISSED_BEAT_RATIO: f64 = 1.4;
@@ -259,6 +252,7 @@ pub(super) fn bars(
     beats: &[f64],
     performance: &Performance,
     model: &DownbeatModel,
+    decoding: &Decoding,
     beats_per_bar: Option<u32>,
 ) -> (Vec<f64>, u32, usize) {
     let evidence = match &performance.learned {
@@ -266,7 +260,7 @@ pub(super) fn bars(
         None => model.evidence(&beat_features(beats, &performance.notes, &performance.chords, &performance.presses)),
     };
     let lengths = beats_per_bar.map_or(vec![2, 3, 4], |m| vec![m]);
-    let slip = if performance.learned.is_some() { LEARNED_SLIP_COST } else { SLIP_COST };
+    let slip = if performance.learned.is_some() { decoding.learned_slip } else { decoding.rules_slip };
     let (positions, per_bar) = best_bars(&evidence, &lengths, slip);
     let (mended, first) = regular_bars(beats, &positions, per_bar as usize);
     if mended.len() < 2 {
@@ -302,6 +296,9 @@ mod tests {
     use crate::score::beats::BeatGrid;
     use crate::score::Meter;
 
+    /// A bar's slip cost, as the rules' is.
+    const SLIP: f64 = 2.0;
+
     /// Clear evidence of a downbeat at each index in `downbeats` and of none elsewhere.
     fn evidence(n: usize, downbeats: &[usize]) -> Vec<(f64, f64)> {
         (0..n).map(|i| if downbeats.contains(&i) { (1.5, -1.5) } else { (-1.0, 0.3) }).collect()
@@ -313,7 +310,7 @@ mod tests {
         // 10 and then 12, 15, 18 (one beat earlier than a regular continuation).
         let downbeats = [1, 4, 7, 10, 12, 15, 18];
         let e = evidence(20, &downbeats);
-        let (positions, per_bar) = best_bars(&e, &[2, 3, 4], SLIP_COST);
+        let (positions, per_bar) = best_bars(&e, &[2, 3, 4], SLIP);
         assert_eq!(per_bar, 3);
         let found: Vec<usize> = (0..20).filter(|&i| positions[i] == 0).collect();
         assert_eq!(found, downbeats);
@@ -331,7 +328,7 @@ mod tests {
     fn an_extra_beat_is_dropped_to_keep_the_bars_regular() {
         // Bars of four, with beat 6 extra: downbeats at 0, 4, 9, 13.
         let e = evidence(17, &[0, 4, 9, 13]);
-        let (positions, per_bar) = best_bars(&e, &[4], SLIP_COST);
+        let (positions, per_bar) = best_bars(&e, &[4], SLIP);
         assert_eq!(per_bar, 4);
         let beats: Vec<f64> = (0..17).map(|i| i as f64).collect();
         let (mended, first) = regular_bars(&beats, &positions, 4);

@@ -1,7 +1,7 @@
 //! Beats, downbeats and meter from a performance's notes. The evidence comes from the learned metrical model
 //! ([`network`], trained by tools/meter on ASAP's training set: per note, beat and downbeat probabilities and the
 //! beat period) or, with `Tracker::Rules`, from hand-made rules (each chord's beat salience and a logistic
-//! downbeat model, worked out on ASAP's development performances); either way the decoding is the same: a
+//! downbeat model, fitted on asap-train's training split); either way the decoding is the same: a
 //! dynamic programme over time and beat period, then a Viterbi path over positions in the bar. tests/score.rs
 //! measures both on ../shared/data/asap-dev.
 
@@ -19,6 +19,7 @@ pub use bars::{DownbeatModel, DOWNBEAT_FEATURES, DOWNBEAT_MODEL};
 use chords::{chords, Chord};
 pub use chords::{SALIENCE_BIAS, SALIENCE_FEATURES, SALIENCE_WEIGHTS};
 use network::{MeterNetwork, NoteMeter};
+pub use tempo::TempoPrior;
 use tempo::{onset_strength, overall_period, track_beats};
 
 /// Beat times with the meter they group into: `times[first_downbeat]` starts the first full bar; the beats
@@ -153,9 +154,9 @@ impl Performance {
     /// periods' median and the autocorrelation's peak) gives beats that best explain the model's per-note beat
     /// probabilities, with a prior towards the learned period; or, with the rules, the autocorrelation peak
     /// under tempo priors.
-    fn beats(&self, options: &ScoreOptions) -> Vec<f64> {
+    fn beats(&self, options: &ScoreOptions, decoding: &Decoding) -> Vec<f64> {
         let strength = onset_strength(&self.chords);
-        let auto = || overall_period(&strength, &self.chords);
+        let auto = || overall_period(&strength, &self.chords, &decoding.tempo_prior);
         let track = |p: f64| track_beats(&strength, p);
         let (period, beats) = match (options.tempo_hint, &self.learned) {
             (Some(bpm), _) => (60.0 / bpm, track(60.0 / bpm)),
@@ -167,7 +168,7 @@ impl Performance {
                 let learned_period = weighted_median(&m.beat_seconds, &m.beat);
                 let mut centres = vec![auto()];
                 centres.extend(learned_period);
-                let prior = |p: f64| learned_period.map_or(0.0, |c| -LEVEL_PRIOR * (p / c).ln().powi(2));
+                let prior = |p: f64| learned_period.map_or(0.0, |c| -decoding.level_prior * (p / c).ln().powi(2));
                 let mut candidates: Vec<f64> = vec![];
                 for c in centres {
                     for ratio in LEVEL_RATIOS {
@@ -199,10 +200,6 @@ impl Performance {
 
 /// The metrical levels tried around each centre period (beats twice as fast ... twice as slow).
 const LEVEL_RATIOS: [f64; 5] = [0.5, 2.0 / 3.0, 1.0, 1.5, 2.0];
-/// The choice among levels: the mean log-likelihood per note, less this times the squared log ratio of the
-/// candidate period to the learned periods' median (chosen on the model's validation split of asap-train:
-/// 0, 0.05, 0.2 and 0.5 tried, 0.2 best).
-const LEVEL_PRIOR: f64 = 0.2;
 /// Candidate periods closer than this (in log) to one already tried are not tried again.
 const LEVEL_DISTINCT: f64 = 0.1;
 /// Beat periods the tracker considers at all (seconds): 400 to 24 beats per minute.
@@ -271,21 +268,67 @@ fn weighted_median(values: &[f32], weights: &[f32]) -> Option<f64> {
         .map(|p| p.0 as f64)
 }
 
+/// The decoding's numbers: the few that are not learned by the metrical model or the rules' logistic models,
+/// but chosen by measuring beat and downbeat F (tests/score.rs `decoding_learned_is_its_fit_on_the_validation_split`
+/// and `decoding_rules_is_its_fit_on_the_training_split` measure grids of them on asap-train and fail unless
+/// these are their best points).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoding {
+    /// The learned tracker's choice among metrical levels: the mean log-likelihood per note, less this times
+    /// the squared log ratio of the candidate period to the learned periods' median.
+    pub level_prior: f64,
+    /// The cost (log-likelihood) of a bar one beat longer or shorter than the meter, with the learned model's
+    /// downbeat evidence: a beat the tracker missed or added, or a phrase that starts off the bar. Lower costs
+    /// mend more bars, but every beat dropped can cost beat F.
+    pub learned_slip: f64,
+    /// The same with the rules' downbeat evidence.
+    pub rules_slip: f64,
+    /// The rules' overall period: the autocorrelation peak under these priors.
+    pub tempo_prior: TempoPrior,
+}
+
+/// The numbers the score stage uses. The learned model's two were chosen by hand on its validation split of
+/// asap-train (level prior 0, 0.05, 0.2, 0.5 and slip 2, 4, 8 tried); the rules' were set by hand on asap-dev
+/// before the learned model existed. Neither is its grid's best point yet (README, Sheet music).
+pub const DECODING: Decoding = Decoding {
+    level_prior: 0.2,
+    learned_slip: 4.0,
+    rules_slip: 2.0,
+    tempo_prior: TempoPrior { period: 0.8, chords_per_beat: 4.0, width: 0.5 },
+};
+
 /// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the
 /// overall period (autocorrelation under tempo priors, or the tempo hint), beats by dynamic programming
 /// over time and period, then bars (beats per bar and where they start, the beats mended where a bar runs a
 /// beat long or short) from each beat's downbeat probability.
 pub fn track(t: &Transcription, options: &ScoreOptions) -> Result<BeatGrid> {
-    track_with(t, options, &DOWNBEAT_MODEL)
+    Tracking::new(t, options)?.grid(options, &DOWNBEAT_MODEL, &DECODING)
 }
 
-/// [`track`] with another downbeat model (to fit and evaluate one).
-pub fn track_with(t: &Transcription, options: &ScoreOptions, model: &DownbeatModel) -> Result<BeatGrid> {
-    let performance = Performance::new(t, options)?;
-    let beats = performance.beats(options);
-    let (beats, per_bar, downbeat) = bars(&beats, &performance, model, options.meter.map(|m| m.beats_per_bar));
-    let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
-    BeatGrid::new(beats, downbeat, Meter { beats_per_bar: per_bar, compound })
+/// A performance read for tracking (with the learned model's outputs when `options` use it), to track it with
+/// other models or decoding numbers (to fit and evaluate them) without running the network again.
+pub struct Tracking(Performance);
+
+impl Tracking {
+    pub fn new(t: &Transcription, options: &ScoreOptions) -> Result<Self> {
+        Ok(Tracking(Performance::new(t, options)?))
+    }
+
+    /// The beats before bars (before any is mended to make whole bars), as [`track`] finds them with these
+    /// numbers.
+    pub fn beats(&self, options: &ScoreOptions, decoding: &Decoding) -> Vec<f64> {
+        self.0.beats(options, decoding)
+    }
+
+    /// The beat grid, as [`track`] finds it with this downbeat model (used by the rules) and these numbers.
+    pub fn grid(&self, options: &ScoreOptions, model: &DownbeatModel, decoding: &Decoding) -> Result<BeatGrid> {
+        let performance = &self.0;
+        let beats = performance.beats(options, decoding);
+        let beats_per_bar = options.meter.map(|m| m.beats_per_bar);
+        let (beats, per_bar, downbeat) = bars(&beats, performance, model, decoding, beats_per_bar);
+        let compound = options.meter.map_or_else(|| is_compound(&beats, &performance.chords), |m| m.compound);
+        BeatGrid::new(beats, downbeat, Meter { beats_per_bar: per_bar, compound })
+    }
 }
 
 /// Each chord's time and salience features (what the rules' salience weights are fitted on).
@@ -300,7 +343,7 @@ pub fn downbeat_features(
     options: &ScoreOptions,
 ) -> Result<(Vec<f64>, Vec<[f64; DOWNBEAT_FEATURES]>)> {
     let performance = Performance::new(t, &ScoreOptions { tracker: Tracker::Rules, ..options.clone() })?;
-    let beats = performance.beats(options);
+    let beats = performance.beats(options, &DECODING);
     let features = beat_features(&beats, &performance.notes, &performance.chords, &performance.presses);
     Ok((beats, features))
 }

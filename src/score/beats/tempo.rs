@@ -9,10 +9,17 @@ use super::chords::Chord;
 const FPS: f64 = 100.0;
 /// Gaussian smoothing of the onset strength (frames).
 const SMOOTH_FRAMES: f64 = 4.0;
-/// The tempo priors: beat periods near 0.8 s, and near four chords per beat (log-normal, width 0.5).
-const PRIOR_PERIOD: f64 = 0.8;
-const PRIOR_CHORDS_PER_BEAT: f64 = 4.0;
-const PRIOR_WIDTH: f64 = 0.5;
+/// The tempo priors of the rules' overall period: log-normal around a beat period and around a number of
+/// chords per beat (the values: `beats::DECODING`). Multiplied, they are one log-normal around the geometric
+/// mean of the two centres, so only the product of `period` and `chords_per_beat` matters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TempoPrior {
+    /// Seconds per beat.
+    pub period: f64,
+    pub chords_per_beat: f64,
+    /// The width of both (in natural log).
+    pub width: f64,
+}
 /// The tracker's periods span the overall period times or over this, in steps of 2 % (log).
 const PERIOD_RANGE: f64 = 1.45;
 const PERIOD_STEP: f64 = 0.02;
@@ -48,7 +55,7 @@ pub(super) fn onset_strength(chords: &[Chord]) -> Vec<f64> {
 }
 
 /// The overall beat period (seconds): the onset strength's autocorrelation peak under the tempo priors.
-pub(super) fn overall_period(strength: &[f64], chords: &[Chord]) -> f64 {
+pub(super) fn overall_period(strength: &[f64], chords: &[Chord], priors: &TempoPrior) -> f64 {
     let n = strength.len();
     let mean = strength.iter().sum::<f64>() / n as f64;
     let mut planner = RealFftPlanner::<f64>::new();
@@ -63,11 +70,12 @@ pub(super) fn overall_period(strength: &[f64], chords: &[Chord]) -> f64 {
     let _ = inv.process(&mut spec, &mut auto);
     let gaps: Vec<f64> = chords.windows(2).map(|w| w[1].time - w[0].time).filter(|&g| g < 2.0).collect();
     let mean_gap = if gaps.is_empty() { 0.2 } else { gaps.iter().sum::<f64>() / gaps.len() as f64 };
-    let prior = |x: f64| (-0.5 * (x.ln() / PRIOR_WIDTH).powi(2)).exp();
-    let mut best = (f64::NEG_INFINITY, PRIOR_PERIOD);
+    let prior = |x: f64| (-0.5 * (x.ln() / priors.width).powi(2)).exp();
+    let mut best = (f64::NEG_INFINITY, priors.period);
     for lag in 20..n.min(320) {
         let p = lag as f64 / FPS;
-        let v = auto[lag] / auto[0].max(1e-12) * prior(p / PRIOR_PERIOD) * prior(p / mean_gap / PRIOR_CHORDS_PER_BEAT);
+        let v =
+            auto[lag] / auto[0].max(1e-12) * prior(p / priors.period) * prior(p / mean_gap / priors.chords_per_beat);
         if v > best.0 {
             best = (v, p);
         }
