@@ -870,11 +870,11 @@ fn decoding_rules_is_its_fit_on_the_training_split() {
     let rules = ScoreOptions { tracker: Tracker::Rules, ..ScoreOptions::default() };
     let set = prepare_tracking(asap_training_split(), &rules);
     // The two priors multiply into one log-normal (around the geometric mean of their centres), so only the
-    // product of the period and the chords a beat matters: the grid varies the period.
+    // product of the period and the chords a beat matters: the grid varies the period, at 3 chords a beat.
     let mut grid = vec![];
     for period in [0.3, 0.4, 0.5, 0.6, 0.8] {
         for width in [0.25, 0.35, 0.5, 0.7] {
-            let tempo_prior = TempoPrior { period, width, ..DECODING.tempo_prior };
+            let tempo_prior = TempoPrior { period, chords_per_beat: 3.0, width };
             grid.push((format!("period {period} s, width {width}"), Decoding { tempo_prior, ..DECODING }));
         }
     }
