@@ -778,9 +778,9 @@ fn prepare_tracking(performances: Vec<Performance>, options: &ScoreOptions) -> V
         .into_par_iter()
         .map(|p| {
             let t = p.transcription();
-            (score::beats::Tracking::new(&t, options).unwrap(), t, p)
+            let tracking = score::beats::Tracking::new(&t, options).unwrap();
+            (p, tracking, t)
         })
-        .map(|(tracking, t, p)| (p, tracking, t))
         .collect()
 }
 
