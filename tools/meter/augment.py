@@ -2,6 +2,8 @@
 beyond clean performance MIDI.
 
 - tempo: every time (notes, pedal, beats) divided by a factor drawn log-uniformly from 0.8 to 1.25;
+- (with `warp` > 0) rubato: the tempo of the window made to drift and sway (`warp`: a smooth random tempo curve
+  of up to that depth in log, notes, pedal and beats moved alike, so that a note on a beat stays on it);
 - transposition by -6..+6 semitones (notes pushed off the keyboard move an octave back);
 - velocity: a loudness scale for the window and a jitter per note;
 - the errors of a transcription (`errors`, most windows): onset jitter (a standard deviation of up to 20 ms for
@@ -19,6 +21,29 @@ LOWEST, HIGHEST = 21, 108
 def tempo(notes, sustain, beats, downbeats, factor):
     """Played `factor` times faster (times divided by factor)."""
     return notes * np.array([1 / factor, 1 / factor, 1, 1]), sustain / factor, beats / factor, downbeats / factor
+
+
+def warp(notes, sustain, beats, downbeats, rng, depth):
+    """Every time t mapped to the integral up to t of a tempo curve exp(r(s)): r a sum of three sinusoids of
+    random periods (2 to 20 s) and phases, scaled to a peak of `depth` (log tempo). Monotonic, so order and
+    coincidences are kept."""
+    times = [notes[:, 0], notes[:, 1], sustain.ravel(), beats, downbeats]
+    everything = np.concatenate(times)
+    if len(everything) == 0 or depth <= 0:
+        return notes, sustain, beats, downbeats
+    lo, hi = everything.min() - 1.0, everything.max() + 1.0
+    grid = np.linspace(lo, hi, max(int((hi - lo) * 50), 2))  # 20 ms steps
+    periods = rng.uniform(2.0, 20.0, 3)
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    r = sum(np.sin(2 * np.pi * (grid - lo) / p + f) for p, f in zip(periods, phases))
+    r = depth * r / max(np.abs(r).max(), 1e-9)
+    # Seconds played per second written: the trapezoid integral, starting at lo so that times stay near their own.
+    rate = np.exp(r)
+    mapped = lo + np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(grid))])
+    move = lambda t: np.interp(t, grid, mapped)
+    out = notes.copy()
+    out[:, 0], out[:, 1] = move(notes[:, 0]), move(notes[:, 1])
+    return out, move(sustain.ravel()).reshape(sustain.shape), move(beats), move(downbeats)
 
 
 def transpose(notes, semitones):
@@ -115,11 +140,14 @@ def sort(notes):
     return notes[np.lexsort((notes[:, 2], notes[:, 0]))]
 
 
-def window(notes, sustain, beats, downbeats, rng, errors=0.8, tempo_range=(0.8, 1.25), semitones=6):
+def window(notes, sustain, beats, downbeats, rng, errors=0.8, tempo_range=(0.8, 1.25), semitones=6, rubato=0.0):
     """One augmented window: (notes sorted, sustain, beats, downbeats). `errors`: the share of windows given
-    a transcription's errors."""
+    a transcription's errors; `rubato` > 0: every window's tempo warped (`warp`) to a depth drawn uniformly up
+    to it (0 draws nothing, so that runs without it see the windows they saw before it existed)."""
     factor = float(np.exp(rng.uniform(np.log(tempo_range[0]), np.log(tempo_range[1]))))
     notes, sustain, beats, downbeats = tempo(notes, sustain, beats, downbeats, factor)
+    if rubato > 0:
+        notes, sustain, beats, downbeats = warp(notes, sustain, beats, downbeats, rng, rng.uniform(0.0, rubato))
     notes = transpose(notes, int(rng.integers(-semitones, semitones + 1)))
     notes = velocity(notes, rng)
     if rng.random() < errors:

@@ -155,6 +155,21 @@ def targets(onsets, beats, downbeats):
     return beat, down, ibi, mask
 
 
+PERIOD_LOWEST, PERIOD_BINS_PER_OCTAVE = 0.15, 8  # beat-period bins: 8 a doubling from 150 ms (a bin is 9 %)
+
+
+def period_bin(seconds, bins):
+    """The bin (0 .. bins - 1, the edges taking what lies beyond) of each beat period in seconds: bin k is
+    centred on PERIOD_LOWEST * 2^(k / PERIOD_BINS_PER_OCTAVE)."""
+    k = np.round(np.log2(np.maximum(np.asarray(seconds, np.float64), 1e-6) / PERIOD_LOWEST) * PERIOD_BINS_PER_OCTAVE)
+    return np.clip(k, 0, bins - 1).astype(np.int64)
+
+
+def bin_seconds(bins):
+    """The period (seconds) at the centre of each bin."""
+    return PERIOD_LOWEST * 2.0 ** (np.arange(bins) / PERIOD_BINS_PER_OCTAVE)
+
+
 BAR_LENGTHS = (2, 3, 4)
 
 

@@ -38,8 +38,9 @@ class Exported(torch.nn.Module):
     def forward(self, notes):
         beat, down, ibi = 0.0, 0.0, 0.0
         for net in self.nets:
-            # A bar-length head (train.py --bar-classes) is left out: the engine does not read it.
-            b, d, i, _ = net(notes.unsqueeze(0))
+            # Bar-length and period-bin heads (train.py --bar-classes, --period-bins) are left out: the engine
+            # does not read them.
+            b, d, i, _, _ = net(notes.unsqueeze(0))
             beat, down, ibi = beat + torch.sigmoid(b[0]), down + torch.sigmoid(d[0]), ibi + i[0]
         n = len(self.nets)
         return beat / n, down / n, torch.exp(ibi / n)

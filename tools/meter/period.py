@@ -20,11 +20,8 @@ def log_periods(net, cache, split):
         notes, sustain, beats = cache.notes(i), cache.sustain(i), cache.beats(i)
         if len(beats) < 3 or len(notes) == 0:
             continue
-        beat, _, period, _ = train.probabilities(net, notes, sustain)
-        order = np.argsort(period)
-        weight = np.cumsum(beat[order])
-        median = period[order][np.searchsorted(weight, 0.5 * weight[-1])]
-        out.append((np.log(median), np.log(np.median(np.diff(beats)))))
+        beat, _, period, _, _ = train.probabilities(net, notes, sustain)
+        out.append((np.log(train.regressed_period(beat, period)), np.log(np.median(np.diff(beats)))))
     return np.array(out)
 
 

@@ -50,6 +50,12 @@ class Targets(unittest.TestCase):
         np.testing.assert_allclose(np.exp(ibi), [0.5, 0.5, 0.5, 1.0, 1.0], rtol=1e-5)
         np.testing.assert_array_equal(mask, [1, 1, 1, 1, 1])
 
+    def test_period_bins(self):
+        # 8 bins a doubling from 150 ms; the edges take what lies beyond.
+        np.testing.assert_array_equal(data.period_bin([0.15, 0.3, 0.6, 0.1, 100.0], 32), [0, 8, 16, 0, 31])
+        np.testing.assert_allclose(data.bin_seconds(32)[[0, 8, 31]], [0.15, 0.3, 0.15 * 2 ** (31 / 8)])
+        self.assertEqual(data.period_bin(0.15 * 2 ** (3.4 / 8), 32), 3)
+
     def test_bar_lengths(self):
         # Bars of 4, 3 and 5 beats (a downbeat a hair off its beat), notes before, in and after them.
         beats = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0]
@@ -207,6 +213,22 @@ class Augment(unittest.TestCase):
         np.testing.assert_allclose(s, [[0.8, 1.6]])
         np.testing.assert_array_equal(n[:, 2:], notes[:, 2:])
 
+    def test_warp_keeps_notes_on_their_beats(self):
+        rng = np.random.default_rng(3)
+        beats = np.arange(0.0, 30.0, 0.5)
+        notes = np.stack([beats, beats + 0.3, np.full(len(beats), 60.0), np.full(len(beats), 80.0)], 1)
+        sustain = np.array([[1.0, 2.0], [5.0, 9.0]])
+        n, s, b, d = augment.warp(notes, sustain, beats, beats[::4], rng, 0.2)
+        np.testing.assert_allclose(n[:, 0], b)  # a note on a beat stays on it
+        np.testing.assert_allclose(d, b[::4])
+        self.assertTrue(np.all(np.diff(b) > 0) and np.all(n[:, 1] > n[:, 0]) and np.all(s[:, 1] > s[:, 0]))
+        ratio = np.diff(b) / 0.5
+        # Tempo moved, within the depth (a little slack for the 20 ms integration steps).
+        self.assertTrue(ratio.max() > 1.05 and ratio.min() < 0.95)
+        self.assertTrue(np.all(np.abs(np.log(ratio)) <= 0.2 + 0.01))
+        same = augment.warp(notes, sustain, beats, beats[::4], rng, 0.0)
+        np.testing.assert_array_equal(same[0], notes)
+
     def test_transposition_stays_on_the_keyboard(self):
         notes = np.array([[0.0, 1.0, 21, 80], [0.0, 1.0, 108, 80], [0.0, 1.0, 60, 80]])
         np.testing.assert_array_equal(augment.transpose(notes, -6)[:, 2], [27, 102, 54])
@@ -229,7 +251,7 @@ class Augment(unittest.TestCase):
                           rng.integers(20, 110, 300)], 1)
         for _ in range(5):
             n, s, b, d = augment.window(notes, np.zeros((0, 2)), np.arange(0, 20, 0.5), np.arange(0, 20, 2.0),
-                                        rng, errors=1.0)
+                                        rng, errors=1.0, rubato=0.2)
             self.assertTrue(np.all(np.diff(n[:, 0]) >= 0))
             self.assertTrue(np.all(n[:, 1] > n[:, 0]))
             self.assertTrue(np.all((n[:, 2] >= 21) & (n[:, 2] <= 108)))

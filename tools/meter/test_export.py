@@ -114,14 +114,18 @@ class Resume(unittest.TestCase):
             synthetic_cache(cache)
             common = ["--cache", cache, "--batch", "2", "--notes", "60", "--conv", "8", "--hidden", "8",
                       "--down-hidden", "4", "--validate-every", "3", "--checkpoint-every", "1", "--decay-steps", "6",
-                      "--bar-classes", "3"]  # the bar-length head trains and resumes too
+                      "--bar-classes", "3", "--period-bins", "8", "--ema", "0.9"]  # the extra heads and the
+            # weight average train and resume too
             train.main(common + ["--out", os.path.join(tmp, "straight"), "--steps", "6"])
             train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "3"])
             train.main(common + ["--out", os.path.join(tmp, "resumed"), "--steps", "6"])
             a = torch.load(os.path.join(tmp, "straight", "checkpoint.pt"), weights_only=False)
             b = torch.load(os.path.join(tmp, "resumed", "checkpoint.pt"), weights_only=False)
             self.assertEqual((a["step"], b["step"]), (6, 6))
-            for k, v in a["model"].items():
-                self.assertTrue(torch.equal(v, b["model"][k]), k)
+            for part in ("model", "ema"):
+                for k, v in a[part].items():
+                    self.assertTrue(torch.equal(v, b[part][k]), (part, k))
+            # The average is not the network: it moved more slowly.
+            self.assertFalse(all(torch.equal(v, a["ema"][k]) for k, v in a["model"].items()))
             with open(os.path.join(tmp, "resumed", "log.csv")) as f:
                 self.assertEqual(len(f.read().strip().splitlines()), 1 + 6)  # a header and one row per step

@@ -19,8 +19,8 @@ pub use bars::{DownbeatModel, DOWNBEAT_FEATURES, DOWNBEAT_MODEL};
 use chords::{chords, Chord};
 pub use chords::{SALIENCE_BIAS, SALIENCE_FEATURES, SALIENCE_WEIGHTS};
 use network::{MeterNetwork, NoteMeter};
-pub use tempo::TempoPrior;
 use tempo::{onset_strength, overall_period, track_beats};
+pub use tempo::{TempoPrior, TrackerCosts};
 
 /// Beat times with the meter they group into: `times[first_downbeat]` starts the first full bar; the beats
 /// before it are a pickup.
@@ -157,7 +157,8 @@ impl Performance {
     fn beats(&self, options: &ScoreOptions, decoding: &Decoding) -> Vec<f64> {
         let strength = onset_strength(&self.chords);
         let auto = || overall_period(&strength, &self.chords, &decoding.tempo_prior);
-        let track = |p: f64| track_beats(&strength, p);
+        let costs = if self.learned.is_some() { &decoding.learned_costs } else { &decoding.rules_costs };
+        let track = |p: f64| track_beats(&strength, p, costs);
         let (period, beats) = match (options.tempo_hint, &self.learned) {
             (Some(bpm), _) => (60.0 / bpm, track(60.0 / bpm)),
             (None, None) => {
@@ -285,16 +286,20 @@ pub struct Decoding {
     pub rules_slip: f64,
     /// The rules' overall period: the autocorrelation peak under these priors.
     pub tempo_prior: TempoPrior,
+    /// The beat tracker's costs with the learned model's beat probabilities, and with the rules' salience.
+    pub learned_costs: TrackerCosts,
+    pub rules_costs: TrackerCosts,
 }
 
-/// The numbers the score stage uses. The learned model's two were chosen by hand on its validation split of
-/// asap-train (level prior 0, 0.05, 0.2, 0.5 and slip 2, 4, 8 tried); the rules' were set by hand on asap-dev
-/// before the learned model existed. Neither is its grid's best point yet (README, Sheet music).
+/// The numbers the score stage uses: the best points of the grids in tests/score.rs on asap-train (the rules'
+/// on its training split, the learned tracker's on the metrical model's validation split; README, Sheet music).
 pub const DECODING: Decoding = Decoding {
     level_prior: 0.2,
     learned_slip: 4.0,
     rules_slip: 2.0,
-    tempo_prior: TempoPrior { period: 0.8, chords_per_beat: 4.0, width: 0.5 },
+    tempo_prior: TempoPrior { period: 0.4, chords_per_beat: 3.0, width: 0.7 },
+    learned_costs: TrackerCosts { change: 10.0, period: 2.0, beat: 1.0 },
+    rules_costs: TrackerCosts { change: 5.0, period: 2.0, beat: 1.0 },
 };
 
 /// Beats and meter tracked from the notes: chords and their beat salience, an onset-strength signal, the

@@ -23,12 +23,19 @@ pub struct TempoPrior {
 /// The tracker's periods span the overall period times or over this, in steps of 2 % (log).
 const PERIOD_RANGE: f64 = 1.45;
 const PERIOD_STEP: f64 = 0.02;
-/// Per-beat costs: a tempo change (per squared log ratio; changes beyond 0.25 in log forbidden), the distance
-/// from the overall period (same), and a constant that keeps the tracker from adding beats where none sound.
-const CHANGE_COST: f64 = 5.0;
+/// A tempo change between neighbouring beats beyond this (in log) is forbidden.
 const CHANGE_LIMIT: f64 = 0.25;
-const PERIOD_COST: f64 = 1.0;
-const BEAT_COST: f64 = 1.0;
+/// The tracker's per-beat costs, against the onset strength (whose mean is 1 per chord's worth of salience;
+/// the values: `beats::DECODING`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerCosts {
+    /// Per squared log ratio of the period to the previous beat's: how freely the tempo bends.
+    pub change: f64,
+    /// Per squared log ratio of the period to the overall period: how far it may wander from it.
+    pub period: f64,
+    /// Per beat: keeps the tracker from adding beats where none sound.
+    pub beat: f64,
+}
 
 /// Beat salience at 100 frames per second: each chord's salience at its onset frame, smoothed by a Gaussian,
 /// over the mean salience.
@@ -85,7 +92,7 @@ pub(super) fn overall_period(strength: &[f64], chords: &[Chord], priors: &TempoP
 
 /// Beat times (seconds): dynamic programming over (frame, period) that follows tempo changes around the
 /// overall period `period`.
-pub(super) fn track_beats(strength: &[f64], period: f64) -> Vec<f64> {
+pub(super) fn track_beats(strength: &[f64], period: f64, costs: &TrackerCosts) -> Vec<f64> {
     let len = strength.len();
     let (lo, hi) = ((period / PERIOD_RANGE * FPS).ln(), (period * PERIOD_RANGE * FPS).ln());
     let mut periods: Vec<usize> = vec![];
@@ -102,13 +109,13 @@ pub(super) fn track_beats(strength: &[f64], period: f64) -> Vec<f64> {
     let np = periods.len();
     let lp: Vec<f64> = periods.iter().map(|&p| (p as f64).ln()).collect();
     let centre = (period * FPS).ln();
-    let prior: Vec<f64> = lp.iter().map(|l| -PERIOD_COST * (l - centre).powi(2) - BEAT_COST).collect();
+    let prior: Vec<f64> = lp.iter().map(|l| -costs.period * (l - centre).powi(2) - costs.beat).collect();
     let change = |k: usize, j: usize| {
         let d = lp[k] - lp[j];
         if d.abs() > CHANGE_LIMIT {
             f64::NEG_INFINITY
         } else {
-            -CHANGE_COST * d * d
+            -costs.change * d * d
         }
     };
     let peak = strength.iter().copied().fold(0.0, f64::max);
