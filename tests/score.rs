@@ -843,18 +843,24 @@ fn best_decoding(
     d
 }
 
-/// The beat tracker's costs at `costs` and with each one halved or doubled (the others kept): a fit checks that
-/// no single move does better.
-fn cost_moves(costs: &score::beats::TrackerCosts) -> Vec<(String, score::beats::TrackerCosts)> {
-    use score::beats::TrackerCosts;
-    let mut out = vec![(format!("{costs:?}"), costs.clone())];
+/// `base`, and `base` with each of one tracker's costs (`costs` picks the tracker's) halved or doubled, the
+/// others kept: a fit checks that no single move does better.
+fn cost_moves(
+    base: &score::beats::Decoding,
+    costs: fn(&mut score::beats::Decoding) -> &mut score::beats::TrackerCosts,
+) -> Vec<(String, score::beats::Decoding)> {
+    let mut centre = base.clone();
+    let mut out = vec![(format!("{:?}", costs(&mut centre)), centre)];
     for f in [0.5, 2.0] {
-        for moved in [
-            TrackerCosts { change: costs.change * f, ..costs.clone() },
-            TrackerCosts { period: costs.period * f, ..costs.clone() },
-            TrackerCosts { beat: costs.beat * f, ..costs.clone() },
-        ] {
-            out.push((format!("{moved:?}"), moved));
+        for field in 0..3 {
+            let mut d = base.clone();
+            let c = costs(&mut d);
+            match field {
+                0 => c.change *= f,
+                1 => c.period *= f,
+                _ => c.beat *= f,
+            }
+            out.push((format!("{c:?}"), d));
         }
     }
     out
@@ -883,13 +889,10 @@ fn decoding_learned_is_its_fit_on_the_validation_split() {
         }
     }
     let fitted = best_decoding("learned, validation split", &set, &learned, decoding_measure, grid, &DECODING);
-    let grid = cost_moves(&fitted.learned_costs)
-        .into_iter()
-        .map(|(label, learned_costs)| (label, Decoding { learned_costs, ..fitted.clone() }))
-        .collect();
-    let shipped = Decoding { learned_costs: DECODING.learned_costs.clone(), ..fitted.clone() };
+    // Each later grid varies numbers that the earlier ones kept as shipped: the point to hold is the fit so far.
+    let grid = cost_moves(&fitted, |d| &mut d.learned_costs);
     let fitted =
-        best_decoding("learned tracker's costs, validation split", &set, &learned, decoding_measure, grid, &shipped);
+        best_decoding("learned tracker's costs, validation split", &set, &learned, decoding_measure, grid, &fitted);
     assert_eq!(fitted, DECODING, "a grid point beats the shipped decoding numbers: update beats::DECODING");
 }
 
@@ -915,17 +918,13 @@ fn decoding_rules_is_its_fit_on_the_training_split() {
         }
     }
     let fitted = best_decoding("rules' tempo priors, training split", &set, &rules, beats_measure, grid, &DECODING);
-    let grid = cost_moves(&fitted.rules_costs)
-        .into_iter()
-        .map(|(label, rules_costs)| (label, Decoding { rules_costs, ..fitted.clone() }))
-        .collect();
-    let shipped = Decoding { rules_costs: DECODING.rules_costs.clone(), ..fitted.clone() };
-    let fitted = best_decoding("rules' tracker costs, training split", &set, &rules, beats_measure, grid, &shipped);
+    // Each later grid varies numbers that the earlier ones kept as shipped: the point to hold is the fit so far.
+    let grid = cost_moves(&fitted, |d| &mut d.rules_costs);
+    let fitted = best_decoding("rules' tracker costs, training split", &set, &rules, beats_measure, grid, &fitted);
     let grid = [1.0, 2.0, 3.0, 4.0, 6.0]
         .into_iter()
         .map(|rules_slip| (format!("slip {rules_slip}"), Decoding { rules_slip, ..fitted.clone() }))
         .collect();
-    let shipped = Decoding { rules_slip: DECODING.rules_slip, ..fitted.clone() };
-    let fitted = best_decoding("rules' slip cost, training split", &set, &rules, decoding_measure, grid, &shipped);
+    let fitted = best_decoding("rules' slip cost, training split", &set, &rules, decoding_measure, grid, &fitted);
     assert_eq!(fitted, DECODING, "a grid point beats the shipped decoding numbers: update beats::DECODING");
 }
