@@ -109,6 +109,19 @@ def split_compositions(rows, share=0.15):
     return split
 
 
+def score_rows(rows, split):
+    """The rows whose written score's MIDI (`midi_score`, with `midi_score_annotations`) joins the training
+    data (`prepare --scores`): one row per score file, of the training compositions only, so that no note of
+    a validation composition is trained on. The score's MIDI plays the notes at the written tempo; the window
+    augmentation (tempo, rubato, velocity, a transcription's errors) makes performances of it."""
+    seen, out = set(), []
+    for r in rows:
+        if split[composition(r)] == "train" and r["midi_score"] not in seen:
+            seen.add(r["midi_score"])
+            out.append(r)
+    return out
+
+
 # --- targets ----------------------------------------------------------------------------------------------
 
 def nearest(sorted_times, t):
@@ -312,26 +325,29 @@ def sha1_file(path):
     return h.hexdigest()
 
 
-def prepare(data_dir, out, share=0.15, log=print):
+def prepare(data_dir, out, share=0.15, scores=False, log=print):
     rows = read_metadata(data_dir)
     split = split_compositions(rows, share)
     entries, notes, sustain, beats, downbeats = [], [], [], [], []
-    for i, r in enumerate(rows):
-        n, s = read_midi(os.path.join(data_dir, r["midi_performance"]))
-        with open(os.path.join(data_dir, r["performance_annotations"])) as f:
+    sources = [(r, "performance", r["midi_performance"], r["performance_annotations"]) for r in rows]
+    if scores:
+        sources += [(r, "score", r["midi_score"], r["midi_score_annotations"]) for r in score_rows(rows, split)]
+    for i, (r, source, midi, annotations) in enumerate(sources):
+        n, s = read_midi(os.path.join(data_dir, midi))
+        with open(os.path.join(data_dir, annotations)) as f:
             a = parse_annotations(f.read())
         notes.append(n)
         sustain.append(s)
         beats.append(a["beats"])
         downbeats.append(a["downbeats"])
         entries.append({"composer": r["composer"], "title": r["title"], "folder": r["folder"],
-                        "composition": composition(r), "midi": r["midi_performance"],
-                        "annotations": r["performance_annotations"], "split": split[composition(r)],
+                        "composition": composition(r), "source": source, "midi": midi,
+                        "annotations": annotations, "split": split[composition(r)],
                         "notes": len(n), "beats": len(a["beats"]), "downbeats": len(a["downbeats"]),
                         "seconds": float(n[:, 1].max()) if len(n) else 0.0,
                         "time_signatures": a["time_signatures"], "keys": a["keys"]})
-        if (i + 1) % 50 == 0 or i + 1 == len(rows):
-            log(f"{i + 1}/{len(rows)} performances read")
+        if (i + 1) % 50 == 0 or i + 1 == len(sources):
+            log(f"{i + 1}/{len(sources)} files read")
     arrays = {}
     for name, parts, width in (("notes", notes, 4), ("sustain", sustain, 2), ("beats", beats, None),
                                ("downbeats", downbeats, None)):
@@ -340,10 +356,12 @@ def prepare(data_dir, out, share=0.15, log=print):
     tmp = os.path.join(out, "asap.part.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, os.path.join(out, "asap.npz"))
-    per = {s: sum(1 for e in entries if e["split"] == s) for s in ("train", "validation")}
+    per = {s: sum(1 for e in entries if e["split"] == s and e["source"] == "performance")
+           for s in ("train", "validation")}
     comps = {s: len({e["composition"] for e in entries if e["split"] == s}) for s in ("train", "validation")}
     manifest = {"data": os.path.abspath(data_dir), "metadata_sha1": sha1_file(os.path.join(data_dir, "metadata.csv")),
-                "validation_share": share, "performances_per_split": per, "compositions_per_split": comps,
+                "validation_share": share, "performances_per_split": per,
+                "training_scores": sum(1 for e in entries if e["source"] == "score"), "compositions_per_split": comps,
                 "notes": int(sum(e["notes"] for e in entries)), "features": FEATURE_NAMES, "performances": entries}
     with open(os.path.join(out, "manifest.part.json"), "w") as f:
         json.dump(manifest, f, indent=1)
@@ -356,6 +374,8 @@ def main(argv=None):
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--out")
     ap.add_argument("--validation-share", type=float, default=0.15)
+    ap.add_argument("--scores", action="store_true",
+                    help="also train on the training compositions' written scores (their MIDI, one per score file)")
     ap.add_argument("--list-validation", metavar="CACHE",
                     help="only print the validation split's performance MIDI files (paths under the data folder, as "
                          "tests/score.rs's PIANOSCRIBE_ASAP_ONLY reads them), one per line")
@@ -363,18 +383,19 @@ def main(argv=None):
     if args.list_validation:
         with open(os.path.join(args.list_validation, "manifest.json")) as f:
             for e in json.load(f)["performances"]:
-                if e["split"] == "validation":
+                if e["split"] == "validation" and e.get("source", "performance") == "performance":
                     print(e["midi"])
         return
     if not args.out:
         ap.error("--out is required")
     if os.path.basename(os.path.normpath(args.data)) == "asap-dev":
         raise SystemExit("error: asap-dev is the evaluation set; the model never trains or validates on it")
-    m = prepare(args.data, args.out, args.validation_share)
-    print(f"{args.out}: {len(m['performances'])} performances, {m['notes']} notes; train "
+    m = prepare(args.data, args.out, args.validation_share, args.scores)
+    print(f"{args.out}: {len(m['performances'])} MIDI files, {m['notes']} notes; train "
           f"{m['performances_per_split']['train']} performances of {m['compositions_per_split']['train']} "
           f"compositions, validation {m['performances_per_split']['validation']} of "
-          f"{m['compositions_per_split']['validation']}")
+          f"{m['compositions_per_split']['validation']}"
+          + (f"; {m['training_scores']} written scores of the training compositions" if args.scores else ""))
 
 
 if __name__ == "__main__":

@@ -107,6 +107,19 @@ class Split(unittest.TestCase):
         with open(os.path.join(root, "tests", "fixtures", "meter-validation.txt")) as f:
             self.assertEqual(listed, f.read().split())
 
+    def test_written_scores_only_of_training_compositions(self):
+        spec = [(f"C{k % 3}", f"T{k}", f"C{k % 3}/T{k}", f"P{j}") for k in range(20) for j in range(1 + k % 4)]
+        rows_ = rows(spec)
+        for r in rows_:
+            r["midi_score"] = r["folder"] + "/midi_score.mid"
+        split = data.split_compositions(rows_, 0.2)
+        chosen = data.score_rows(rows_, split)
+        files = [r["midi_score"] for r in chosen]
+        self.assertEqual(len(files), len(set(files)))  # one per score file, not per performance
+        train = {r["midi_score"] for r in rows_ if split[data.composition(r)] == "train"}
+        self.assertEqual(set(files), train)
+        self.assertIn("validation", split.values())
+
     def test_deterministic_and_independent_of_order(self):
         spec = [(f"C{k % 4}", f"T{k}", f"C{k % 4}/T{k}", f"P{j}") for k in range(30) for j in range(3)]
         a = data.split_compositions(rows(spec), 0.2)

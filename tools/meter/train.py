@@ -279,9 +279,12 @@ def main(argv=None):
     valid = cache.indices("validation")
     sets = validation_sets(cache, valid)
     m = cache.manifest
+    written = m.get("training_scores", 0)
+    scores = f" and their {written} written scores' MIDI" if written else ""
     provenance = {
         "trained_on": f"ASAP performance MIDI from {m['data']} (metadata.csv sha1 {m['metadata_sha1']}): "
-                      f"{len(train)} performances of {m['compositions_per_split']['train']} compositions; validated "
+                      f"{len(train) - written} performances of {m['compositions_per_split']['train']} "
+                      f"compositions{scores}; validated "
                       f"on {len(valid)} performances of {m['compositions_per_split']['validation']} other "
                       f"compositions of the same set (split by composer and title)",
         "training_code_commit": git_commit(), "torch": torch.__version__, "threads": args.threads,
@@ -289,7 +292,8 @@ def main(argv=None):
         "notes_per_window": args.notes, "features": list(data.FEATURE_NAMES),
         **({"weight_average": f"exponential, decay {args.ema} per step"} if args.ema > 0 else {}),
         **({"rubato": f"tempo warped by up to {args.rubato} (log)"} if args.rubato > 0 else {})}
-    print(f"{network.parameters(net)} parameters; {len(train)} training performances, {len(valid)} validation")
+    print(f"{network.parameters(net)} parameters; {len(train) - written} training performances{scores}, "
+          f"{len(valid)} validation")
     log_path = os.path.join(args.out, "log.csv")
     keep_log(log_path, COLUMNS, step)
     log = open(log_path, "a", newline="")
