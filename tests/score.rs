@@ -638,6 +638,17 @@ fn tracked_beats_on_asap() {
         .all(|v| std::env::var_os(v).is_none_or(|x| x.is_empty()));
     if transcribed.is_none() && seconds == 0.0 && plain {
         assert_readme("| learned model (default), tracked beats", &learned.map(Some));
+        // The shipped bundle states the same figures in its provenance (`pianoscribe info` prints them).
+        let network = score::beats::network::MeterNetwork::shipped().unwrap();
+        let stated = network.provenance["asap_dev"].as_str().unwrap_or_default().to_string();
+        let measured = format!(
+            "beat F {:.3}, downbeat F {:.3}, meter right {}/31, key right {}/31 ",
+            learned[0], learned[1], learned[2], learned[6]
+        );
+        assert!(
+            stated.starts_with(&measured),
+            "models/meter.pscb provenance.asap_dev {stated:?}, measured {measured:?}"
+        );
         assert_readme("| hand-made rules (`--tracker rules`), tracked beats", &by_rules.map(Some));
         let (ours, written) = notation.expect("asap-dev has its written scores");
         let cells = |n: Notation| {
