@@ -383,7 +383,7 @@ def main(argv=None):
     if args.list_validation:
         with open(os.path.join(args.list_validation, "manifest.json")) as f:
             for e in json.load(f)["performances"]:
-                if e["split"] == "validation" and e.get("source", "performance") == "performance":
+                if e["split"] == "validation":
                     print(e["midi"])
         return
     if not args.out:
