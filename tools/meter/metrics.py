@@ -57,3 +57,12 @@ def f_measure(reference, estimate, window=0.07):
     m = matches(reference, estimate, window)
     p, r = m / len(estimate), m / len(reference)
     return p, r, (0.0 if m == 0 else 2 * p * r / (p + r))
+
+
+def per_composition(values, compositions):
+    """The mean over compositions of each composition's mean value: every composition counts alike, however many
+    of its performances a set holds."""
+    by = {}
+    for v, c in zip(values, compositions):
+        by.setdefault(c, []).append(v)
+    return float(np.mean([np.mean(v) for v in by.values()])) if by else float("nan")

@@ -163,6 +163,11 @@ class Metric(unittest.TestCase):
             est = np.sort(rng.uniform(0, 1, rng.integers(1, 12)))
             self.assertEqual(metrics.matches(ref, est, 0.07), maximum(ref, est, 0.07))
 
+    def test_per_composition_mean(self):
+        # Three performances of "a" (F 0.9 each) and one of "b" (0.1): 0.7 per performance, 0.5 per composition.
+        self.assertAlmostEqual(metrics.per_composition([0.9, 0.9, 0.9, 0.1], ["a", "a", "a", "b"]), 0.5)
+        self.assertTrue(np.isnan(metrics.per_composition([], [])))
+
     def test_decode_merges_chords(self):
         # Notes over 0.5 at 1.00, 1.02, 1.04 (one chord: the most probable, 1.02, stands for it), 1.2 below the
         # threshold, 2.0 and 2.06 (more than 50 ms apart: two events).

@@ -61,6 +61,21 @@ class LearningRate(unittest.TestCase):
         self.assertEqual(learning_rate(argparse.Namespace(lr=2e-3, decay_steps=0), 77), 2e-3)
 
 
+class Sampling(unittest.TestCase):
+    def setUp(self):
+        requires(self, "torch", why="tools/meter/train.py")
+
+    def test_notes_or_each_composition_alike(self):
+        from tools.meter.train import sampling_weights
+        entries = [{"composition": "a", "notes": 100}, {"composition": "a", "notes": 300},
+                   {"composition": "b", "notes": 100}]
+        np.testing.assert_allclose(sampling_weights(entries), [0.2, 0.6, 0.2])
+        # Composition b, played once, is drawn as often as a's two performances together.
+        np.testing.assert_allclose(sampling_weights(entries, "composition"), [0.125, 0.375, 0.5])
+        with self.assertRaises(ValueError):
+            sampling_weights(entries, "performance")
+
+
 if __name__ == "__main__":
     unittest.main()
 

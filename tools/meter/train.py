@@ -7,7 +7,7 @@ the weights (decay D per step), which evens out the step-to-step swings of the v
 
   python -m tools.meter.train --cache CACHE --out RUN [--steps N] [--hours H] [--batch 16] [--notes 500]
         [--lr 1e-3] [--decay-steps 0] [--clip 1] [--validate-every 200] [--checkpoint-every 50] [--threads 1]
-        [--seed 0] [--ema 0] [--rubato 0] [--period-bins 0] [--bar-classes 0]
+        [--seed 0] [--ema 0] [--rubato 0] [--balance notes] [--period-bins 0] [--bar-classes 0]
 
 The learning rate is --lr throughout, or with --decay-steps N falls along a half cosine from --lr at step 0 to
 1 % of it at step N (and stays there): a function of the step alone, so that a resumed run follows it exactly.
@@ -15,10 +15,11 @@ The learning rate is --lr throughout, or with --decay-steps N falls along a half
 RUN holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted run
 resumes from it with the same model, optimiser, step and random state, and sees the batches the uninterrupted
 run would have seen: each batch is drawn by a generator seeded with (seed, step)), `best.pt` (the best mean of
-validation beat F and downbeat F so far), and `log.csv` (step, losses, learning rate, hours, seconds per step,
+validation beat F and downbeat F so far, each averaged per composition first), and `log.csv` (step, losses, learning rate, hours, seconds per step,
 validation scores). Validation: each validation performance whole (compositions never trained on, from
 asap-train only), beats and downbeats decoded simply (tools/meter/metrics.py: notes over 0.5, merged within
-50 ms) and scored with mir_eval's F-measure (70 ms), averaged over performances; once on the clean performance
+50 ms) and scored with mir_eval's F-measure (70 ms), averaged over performances and (what chooses best.pt) over
+compositions; once on the clean performance
 MIDI and once on a copy given a transcription's errors (fixed seed), which is logged and never chooses.
 """
 import argparse
@@ -64,6 +65,21 @@ def example(cache, indices, weights, notes_per_window, rng, augmenting=True, rub
     # The last notes of a cut window may miss a note that the full sequence would have nearer a beat; their
     # targets still hold (within 50 ms of a beat, or nearest it within 70 ms among the window's notes).
     return x, np.stack([beat, down, ibi, mask, bar])
+
+
+def sampling_weights(entries, balance="notes"):
+    """How often each entry's windows are drawn (summing to 1): in proportion to its notes, or with
+    balance="composition" each composition alike (its share split among its entries by their notes), so that a
+    composition played 20 times in the training set does not teach its metrical conventions 20 times over."""
+    notes = np.array([e["notes"] for e in entries], np.float64)
+    if balance == "composition":
+        total = {}
+        for e, n in zip(entries, notes):
+            total[e["composition"]] = total.get(e["composition"], 0.0) + n
+        notes = notes / np.array([total[e["composition"]] for e in entries])
+    elif balance != "notes":
+        raise ValueError(f"unknown balance {balance!r}: notes or composition")
+    return notes / notes.sum()
 
 
 def make_batch(cache, indices, weights, args, step):
@@ -141,32 +157,34 @@ def annotated_bar_length(notes, beats, downbeats):
 
 
 def validation_sets(cache, indices, seed=12345):
-    """[(name, [(notes, sustain, beats, downbeats)])]: the validation performances as they are, and the same
-    given a transcription's errors (drawn once, with a fixed seed: the same copy at every validation)."""
+    """[(name, [(notes, sustain, beats, downbeats, composition)])]: the validation performances as they are, and
+    the same given a transcription's errors (drawn once, with a fixed seed: the same copy at every validation)."""
     clean, noisy = [], []
     for i in indices:
         notes, sustain, beats, downbeats = cache.notes(i), cache.sustain(i), cache.beats(i), cache.downbeats(i)
-        clean.append((notes, sustain, beats, downbeats))
+        composition = cache.entries[i]["composition"]
+        clean.append((notes, sustain, beats, downbeats, composition))
         rng = np.random.default_rng([seed, i])
         n = augment.jitter(notes, rng, 0.015)
         n = augment.drop_soft(n, rng, 0.03)
         n = augment.extra_notes(n, rng, 0.02)
         n = augment.split_notes(n, rng, 0.01)
         n = augment.merge_notes(n, rng, 0.01)
-        noisy.append((augment.sort(n), sustain, beats, downbeats))
+        noisy.append((augment.sort(n), sustain, beats, downbeats, composition))
     return [("valid", clean), ("noisy", noisy)]
 
 
 def validate(net, sets, threshold=0.5):
     """{set: (mean beat F, mean downbeat F, share of performances whose bar length is right or NaN without the
-    head, share whose regressed period is right, share whose binned period is right or NaN without the head)}
-    over each set's performances (a period is right within 15 % of the annotated median inter-beat interval)."""
+    head, share whose regressed period is right, share whose binned period is right or NaN without the head, beat F
+    and downbeat F averaged per composition first)} over each set's performances (a period is right within 15 % of
+    the annotated median inter-beat interval)."""
     was_training = net.training
     net.eval()
     out = {}
     for name, items in sets:
         fb, fd, right, regressed, binned = [], [], [], [], []
-        for notes, sustain, beats, downbeats in items:
+        for notes, sustain, beats, downbeats, _ in items:
             pb, pd, seconds, bar, period = probabilities(net, notes, sustain)
             fb.append(metrics.f_measure(beats, metrics.decode(notes[:, 0], pb, threshold))[2])
             fd.append(metrics.f_measure(downbeats, metrics.decode(notes[:, 0], pd, threshold))[2])
@@ -178,7 +196,9 @@ def validate(net, sets, threshold=0.5):
                 if period is not None:
                     binned.append(period_right(binned_period(period), beats))
         share = lambda v: float(np.mean(v)) if v else float("nan")
-        out[name] = (float(np.mean(fb)), float(np.mean(fd)), share(right), share(regressed), share(binned))
+        pieces = [c for *_, c in items]
+        out[name] = (float(np.mean(fb)), float(np.mean(fd)), share(right), share(regressed), share(binned),
+                     metrics.per_composition(fb, pieces), metrics.per_composition(fd, pieces))
     net.train(was_training)
     return out
 
@@ -209,7 +229,8 @@ def cpu_name():
 COLUMNS = ["step", "loss", "beat", "downbeat", "ibi", "lr", "hours", "step_seconds", "examples_per_second",
            "valid_beat_f", "valid_downbeat_f", "noisy_beat_f", "noisy_downbeat_f", "validation_seconds", "bar",
            "valid_bar_right", "noisy_bar_right", "period", "valid_period_right", "noisy_period_right",
-           "valid_binned_period_right", "noisy_binned_period_right"]
+           "valid_binned_period_right", "noisy_binned_period_right", "valid_composition_beat_f",
+           "valid_composition_downbeat_f"]
 
 
 def learning_rate(args, step):
@@ -236,6 +257,8 @@ def main(argv=None):
     ap.add_argument("--period-weight", type=float, default=0.5)
     ap.add_argument("--rubato", type=float, default=0.0,
                     help="warp each window's tempo by a smooth curve up to this depth (log; tools/meter/augment.warp)")
+    ap.add_argument("--balance", choices=["notes", "composition"], default="notes",
+                    help="draw windows in proportion to each performance's notes, or each composition alike")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="validate (and keep as best.pt) a moving average of the weights with this decay per step")
     ap.add_argument("--checkpoint-every", type=int, default=50)
@@ -274,8 +297,7 @@ def main(argv=None):
 
     cache = data.Cache(args.cache)
     train = cache.indices("train")
-    weights = np.array([cache.entries[i]["notes"] for i in train], np.float64)
-    weights /= weights.sum()
+    weights = sampling_weights([cache.entries[i] for i in train], args.balance)
     valid = cache.indices("validation")
     sets = validation_sets(cache, valid)
     m = cache.manifest
@@ -291,7 +313,8 @@ def main(argv=None):
         "device": cpu_name(), "parameters": network.parameters(net), "config": config, "batch": args.batch,
         "notes_per_window": args.notes, "features": list(data.FEATURE_NAMES),
         **({"weight_average": f"exponential, decay {args.ema} per step"} if args.ema > 0 else {}),
-        **({"rubato": f"tempo warped by up to {args.rubato} (log)"} if args.rubato > 0 else {})}
+        **({"rubato": f"tempo warped by up to {args.rubato} (log)"} if args.rubato > 0 else {}),
+        **({"balance": "each composition drawn alike"} if args.balance == "composition" else {})}
     print(f"{network.parameters(net)} parameters; {len(train) - written} training performances{scores}, "
           f"{len(valid)} validation")
     log_path = os.path.join(args.out, "log.csv")
@@ -343,15 +366,19 @@ def main(argv=None):
             t = time.time()
             scores = validate(ema, sets)
             vt = time.time() - t
-            (vb, vd, vm, vp, vq), (nb, nd, nm, np_, nq) = scores["valid"], scores["noisy"]
-            print(f"\n  validation ({vt:.0f} s): beat F {vb:.4f}, downbeat F {vd:.4f}, bar length right {vm:.3f}, "
+            (vb, vd, vm, vp, vq, cb, cd), (nb, nd, nm, np_, nq, _, _) = scores["valid"], scores["noisy"]
+            print(f"\n  validation ({vt:.0f} s): beat F {vb:.4f}, downbeat F {vd:.4f} (per composition {cb:.4f}, "
+                  f"{cd:.4f}), bar length right {vm:.3f}, "
                   f"period right {vp:.3f} (bins {vq:.3f}); with transcription errors: beat F {nb:.4f}, downbeat F "
                   f"{nd:.4f}, bar length right {nm:.3f}, period right {np_:.3f} (bins {nq:.3f})")
             row.update({"valid_beat_f": round(vb, 4), "valid_downbeat_f": round(vd, 4), "noisy_beat_f": round(nb, 4),
                         "noisy_downbeat_f": round(nd, 4), "validation_seconds": round(vt, 1),
-                        "valid_period_right": round(vp, 4), "noisy_period_right": round(np_, 4)})
+                        "valid_period_right": round(vp, 4), "noisy_period_right": round(np_, 4),
+                        "valid_composition_beat_f": round(cb, 4), "valid_composition_downbeat_f": round(cd, 4)})
             latest = {"steps": step, "examples": step * args.batch, "training_hours": round(elapsed() / 3600, 3),
                       "validation_beat_f": round(vb, 4), "validation_downbeat_f": round(vd, 4),
+                      "validation_per_composition_beat_f": round(cb, 4),
+                      "validation_per_composition_downbeat_f": round(cd, 4),
                       "validation_with_errors_beat_f": round(nb, 4), "validation_with_errors_downbeat_f": round(nd, 4)}
             if not np.isnan(vq):
                 row.update({"valid_binned_period_right": round(vq, 4), "noisy_binned_period_right": round(nq, 4)})
@@ -360,8 +387,10 @@ def main(argv=None):
                 row.update({"valid_bar_right": round(vm, 4), "noisy_bar_right": round(nm, 4)})
                 latest.update({"validation_bar_length_right": round(vm, 4),
                                "validation_with_errors_bar_length_right": round(nm, 4)})
-            # The best: beats, downbeats and (with the head) bar lengths weighed alike.
-            score = (vb + vd) / 2 if np.isnan(vm) else (vb + vd + vm) / 3
+            # The best: beats, downbeats and (with the head) bar lengths weighed alike; each composition alike, since
+            # the split holds one played 25 times (Chopin's op. 10 no. 1), whose metrical level would otherwise
+            # choose alone.
+            score = (cb + cd) / 2 if np.isnan(vm) else (cb + cd + vm) / 3
             if score > best:
                 best = score
                 save(os.path.join(args.out, "best.pt"), {"model": ema.state_dict(), "config": config,
