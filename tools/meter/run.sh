@@ -4,6 +4,8 @@
 #   tools/meter/run.sh train --cache CACHE --out RUN ...   tools/meter/train.py (resumes from RUN/checkpoint.pt)
 #   tools/meter/run.sh export --checkpoint RUN/best.pt --cache CACHE --out models/meter.pscb [--fixture F]
 #                                                          tools/meter/export.py: the bundle the score stage runs
+#   tools/meter/run.sh recover --bundle models/meter.pscb --out RUN/shipped.pt [--fixture F]
+#                                                          tools/meter/recover.py: a bundle's network back as a checkpoint
 #   tools/meter/run.sh plot RUN/log.csv                    tools/meter/plot.py: losses and validation F as RUN/curve.svg
 #   tools/meter/run.sh setup                               only make the venv
 # The training is meant for 2 CPU cores shared with other work: it runs at nice 15 on one thread unless
@@ -27,7 +29,8 @@ case "$cmd" in
   prepare) exec "${py[@]}" -m tools.meter.data "$@" ;;
   train) exec "${py[@]}" -m tools.meter.train --threads "$threads" "$@" ;;
   export) exec "${py[@]}" -m tools.meter.export "$@" ;;
+  recover) exec "${py[@]}" -m tools.meter.recover "$@" ;;
   plot) exec "${py[@]}" -m tools.meter.plot "$@" ;;
   setup) ;;
-  *) echo "usage: $0 prepare|train|plot|setup ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 prepare|train|export|recover|plot|setup ARGS..." >&2; exit 2 ;;
 esac

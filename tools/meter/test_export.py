@@ -47,6 +47,28 @@ class Export(unittest.TestCase):
         self.assertEqual(h["downbeat_share"], 0.25)
 
 
+class Recover(unittest.TestCase):
+    def setUp(self):
+        requires(self, "torch", "onnx", why="tools/meter/recover.py")
+
+    def test_the_weights_read_back_from_the_graph_are_the_networks(self):
+        import onnx
+        import torch
+
+        from tools.meter import export, network, recover
+        torch.manual_seed(5)
+        config = {"conv": 8, "hidden": 6, "layers": 2, "down_hidden": 4, "kernel": 3, "dropout": 0.0}
+        net = network.MeterNet(**config).eval()
+        got = recover.state_dict(onnx.load_from_string(export.onnx_bytes(net)), config)
+        want = net.state_dict()
+        self.assertEqual(sorted(got), sorted(want))
+        for k in want:
+            self.assertTrue(torch.equal(got[k], want[k]), k)
+        # Two networks exported as their mean are not one network's weights.
+        with self.assertRaises(SystemExit):
+            recover.state_dict(onnx.load_from_string(export.onnx_bytes(net, net)), config)
+
+
 class LearningRate(unittest.TestCase):
     def setUp(self):
         requires(self, "torch", why="tools/meter/train.py")
