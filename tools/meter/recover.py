@@ -68,8 +68,9 @@ def recover(path):
     for key in ("asap_dev", "validation_in_the_score_stage"):
         provenance.pop(key, None)
     provenance["recovered_from"] = os.path.basename(path)
-    config = {**{"bar_classes": 0, "period_bins": 0}, **provenance["config"]}
-    net = network.MeterNet(**{**config, "bar_classes": 0, "period_bins": 0})
+    # The exporter leaves the bar-length and period-bin heads out: the network read back has none.
+    config = {**provenance["config"], "bar_classes": 0, "period_bins": 0}
+    net = network.MeterNet(**config)
     net.load_state_dict(state_dict(onnx.load_from_string(dict(parts)["meter"]), config))
     return net.eval(), provenance
 

@@ -15,12 +15,12 @@ The learning rate is --lr throughout, or with --decay-steps N falls along a half
 RUN holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted run
 resumes from it with the same model, optimiser, step and random state, and sees the batches the uninterrupted
 run would have seen: each batch is drawn by a generator seeded with (seed, step)), `best.pt` (the best mean of
-validation beat F and downbeat F so far, each averaged per composition first), and `log.csv` (step, losses, learning rate, hours, seconds per step,
-validation scores). Validation: each validation performance whole (compositions never trained on, from
-asap-train only), beats and downbeats decoded simply (tools/meter/metrics.py: notes over 0.5, merged within
-50 ms) and scored with mir_eval's F-measure (70 ms), averaged over performances and (what chooses best.pt) over
-compositions; once on the clean performance
-MIDI and once on a copy given a transcription's errors (fixed seed), which is logged and never chooses.
+validation beat F and downbeat F so far, each averaged per composition first), and `log.csv` (step, losses,
+learning rate, hours, seconds per step, validation scores). Validation: each validation performance whole
+(compositions never trained on, from asap-train only), beats and downbeats decoded simply
+(tools/meter/metrics.py: notes over 0.5, merged within 50 ms) and scored with mir_eval's F-measure (70 ms),
+averaged over performances and (what chooses best.pt) over compositions; once on the clean performance MIDI and
+once on a copy given a transcription's errors (fixed seed), which is logged and never chooses.
 """
 import argparse
 import copy
