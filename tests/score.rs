@@ -579,7 +579,39 @@ fn print_table(title: &str, rows: &[(String, Row)]) -> [f64; 7] {
         rows.len(),
         keys.len()
     );
+    let (compositions, beat_c, down_c, meter_c) = per_composition(rows);
+    eprintln!(
+        "mean of {compositions} compositions (each its performances' mean first): beat F {beat_c:.3}, downbeat F {down_c:.3}, meter right for {meter_c:.3}"
+    );
     [beat, down, meters as f64, hands, onsets, values, keys_right as f64]
+}
+
+/// The composition a performance plays: its folder, less ASAP's variants of it ("24-1_no_repeat" is "24-1").
+fn composition(name: &str) -> &str {
+    let folder = name.rsplit_once('/').map_or(name, |(folder, _)| folder);
+    folder.find("_no_").map_or(folder, |k| &folder[..k])
+}
+
+/// Means over compositions of each composition's mean (beat F, downbeat F, share of meters right), with the
+/// number of compositions: a composition played 25 times weighs as much as one played once.
+fn per_composition(rows: &[(String, Row)]) -> (usize, f64, f64, f64) {
+    let mut groups: std::collections::BTreeMap<&str, Vec<&Row>> = std::collections::BTreeMap::new();
+    for (name, r) in rows {
+        groups.entry(composition(name)).or_default().push(r);
+    }
+    let k = groups.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Row) -> f64| {
+        groups.values().map(|g| g.iter().map(|r| f(r)).sum::<f64>() / g.len() as f64).sum::<f64>() / k
+    };
+    let meter = mean(&|r| if r.meter_ok { 1.0 } else { 0.0 });
+    (groups.len(), mean(&|r| r.beat), mean(&|r| r.down), meter)
+}
+
+#[test]
+fn compositions_group_asaps_variants_of_a_piece() {
+    assert_eq!(composition("Beethoven/Piano_Sonatas/24-1_no_2_repeat/Cui02"), "Beethoven/Piano_Sonatas/24-1");
+    assert_eq!(composition("Beethoven/Piano_Sonatas/24-1/Lisiecki01"), "Beethoven/Piano_Sonatas/24-1");
+    assert_eq!(composition("Chopin/Etudes_op_10/1/HSU02"), "Chopin/Etudes_op_10/1");
 }
 
 /// The whole score stage on the performances: beats, downbeats and meter tracked from the notes, against the
