@@ -3,6 +3,7 @@
 #   tools/train/run.sh prepare ARGS...   tools/train/prepare.py (needs Debian's fluidsynth and SoundFonts)
 #   tools/train/run.sh train ARGS...     tools/train/train.py
 #   tools/train/run.sh export ARGS...    tools/oaf/export.py (e.g. --checkpoint RUN/best.pt --out X.pscb)
+#   tools/train/run.sh keep RUN OUT.pt   tools/train/keep.py: what the repository keeps of a run (train --resume-from)
 #   tools/train/run.sh plot RUN/log.csv  tools/train/plot.py: losses and validation F1 as RUN/curve.svg
 #   tools/train/run.sh setup             only make the venv
 #   tools/train/run.sh all OUT [...]     the whole chain: prepare, train, export, calibrate, maps-dev scores
@@ -25,7 +26,8 @@ case "$cmd" in
   train) exec "$venv/bin/python" -m tools.train.train "$@" ;;
   export) exec "$venv/bin/python" -m tools.oaf.export "$@" ;;
   plot) exec "$venv/bin/python" -m tools.train.plot "$@" ;;
+  keep) exec "$venv/bin/python" -m tools.train.keep "$@" ;;
   setup) ;;
   all) exec "$here/pipeline.sh" "$@" ;;
-  *) echo "usage: $0 prepare|train|export|plot|setup|all ARGS..." >&2; exit 2 ;;
+  *) echo "usage: $0 prepare|train|export|plot|keep|setup|all ARGS..." >&2; exit 2 ;;
 esac

@@ -5,12 +5,14 @@ frames, a velocity loss on labelled onsets only, Adam, gradient clipping, a deca
 
   python -m tools.train.train --out DIR [--size small|2018|2019] [--steps N] [--batch 8] [--device cpu|cuda]
         [--cache DIR] [--lr 6e-4] [--lr-decay 0.98 --lr-decay-steps 10000] [--clip 3] [--seconds 20]
-        [--checkpoint-every 500] [--validate-every 2000] [--validation-pieces 4] [--seed 0]
+        [--checkpoint-every 500] [--validate-every 2000] [--validation-pieces 4] [--seed 0] [--resume-from FILE]
 
 DIR holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted
 run resumes from it with the same model, optimiser, schedule, step and random state), `best.pt` (the best
 validation note F1 so far), and `log.csv` (step, losses, learning rate, validation scores) that a person or a
-plotting tool can read. Export a checkpoint with tools/train/run.sh export --checkpoint DIR/best.pt
+plotting tool can read. `--resume-from FILE` starts a new DIR from a state that the repository keeps
+(tools/train/keep.py: the weights, step and schedule without Adam's moments), so that a run goes on elsewhere.
+Export a checkpoint with tools/train/run.sh export --checkpoint DIR/best.pt
 (tools/oaf/export.py).
 """
 import argparse
@@ -210,6 +212,22 @@ def validate(net, fe, sets, header):
     return out
 
 
+def restore(state, net, opt, sched):
+    """Loads a checkpoint's or a kept state's weights, schedule and random state into the run; returns (step,
+    best validation score, elapsed seconds). Without the optimiser's state, Adam starts afresh at the
+    schedule's learning rate."""
+    net.load_state_dict(state["model"])
+    sched.load_state_dict(state["scheduler"])
+    if "optimizer" in state:
+        opt.load_state_dict(state["optimizer"])
+    else:
+        for group, lr in zip(opt.param_groups, sched.get_last_lr()):
+            group["lr"] = lr
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
+    return state["step"], state.get("best", -1.0), state.get("wall_seconds", 0.0)
+
+
 def describe_data(pieces):
     """What the training set is, for the bundle's provenance."""
     by = {}
@@ -247,6 +265,8 @@ def main(argv=None):
                     help="real recordings with .tsv notes, scored at each validation and logged ('' for none)")
     ap.add_argument("--train-split", default="train")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume-from", metavar="FILE",
+                    help="without OUT/checkpoint.pt, go on from this kept state (tools/train/keep.py)")
     args = ap.parse_args(argv)
 
     os.makedirs(args.out, exist_ok=True)
@@ -257,22 +277,27 @@ def main(argv=None):
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.lr_decay_steps, gamma=args.lr_decay)
     step, best, wall = 0, -1.0, 0.0
-    if os.path.exists(ckpt_path):
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+    log_path = os.path.join(args.out, "log.csv")
+    # A run resumes from its own checkpoint, or else from a state that the repository kept (tools/train/keep.py).
+    source = ckpt_path if os.path.exists(ckpt_path) else args.resume_from
+    state = {}
+    if source:
+        state = torch.load(source, map_location=device, weights_only=False)
         if state["size"] != args.size:
-            raise SystemExit(f"error: {ckpt_path} is a '{state['size']}' network; resume with --size {state['size']}")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        step, best, wall = state["step"], state.get("best", -1.0), state.get("wall_seconds", 0.0)
-        print(f"resumed from {ckpt_path} at step {step}")
+            raise SystemExit(f"error: {source} is a '{state['size']}' network; resume with --size {state['size']}")
+        step, best, wall = restore(state, net, opt, sched)
+        if source != ckpt_path:
+            # best.pt is not kept, so the first validation here writes one (the kept weights may be past it).
+            best = -1.0
+            with open(log_path, "w") as f:
+                f.write(state.get("log", ""))
+        print(f"resumed from {source} at step {step}"
+              + ("" if "optimizer" in state else " (Adam's moments start afresh: the kept state leaves them out)"))
     train = Pieces(args.cache, args.train_split)
     sets = validation_sets(Pieces(args.cache, "validation"), args.validation_pieces, args.maps)
     fe = frontend.LogMel().to(device)
     # The windows and default thresholds the exported bundle will have, so validation decodes as the engine does.
     header = export.header_for(args.size, export.SEGMENT_SECONDS, export.SEGMENT_HOP_SECONDS, {})
-    log_path = os.path.join(args.out, "log.csv")
     columns = ["step", "onset", "offset", "frame", "velocity", "lr", "wall_seconds", "valid_note_f1",
                "valid_offset_f1", "maps_note_f1", "maps_offset_f1", "onset_threshold", "valid_note_f1_at_threshold",
                "maps_note_f1_at_threshold"]
@@ -284,7 +309,7 @@ def main(argv=None):
                   "batch": args.batch, "example_seconds": args.seconds}
 
     # What the latest validation said, for the checkpoint's provenance (an export of checkpoint.pt states it).
-    latest = dict(state.get("latest", {})) if os.path.exists(ckpt_path) else {}
+    latest = dict(state.get("latest", {}))
 
     def checkpoint():
         save(ckpt_path, {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),

@@ -1,0 +1,51 @@
+"""The kept part of a run (keep.py) and a run restored from it (train.restore)."""
+import unittest
+
+from tools.train.testing import requires
+
+
+class Keep(unittest.TestCase):
+    def setUp(self):
+        requires(self, "torch", "numpy", why="keep and restore")
+
+    def test_a_kept_run_restores_weights_step_and_schedule_without_adams_moments(self):
+        import torch
+        from tools.oaf import network
+        from tools.train import keep, train
+
+        def run():
+            net = network.OnsetsAndFrames("tiny", n_mels=16)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            return net, opt, torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        torch.manual_seed(0)
+        net, opt, sched = run()
+        for _ in range(3):  # past one decay of the learning rate
+            loss = sum(o.float().pow(2).mean() for o in net(torch.randn(2, 5, 16)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                 "torch_rng": torch.get_rng_state(), "step": 3, "best": 0.5, "wall_seconds": 12.0, "size": "tiny"}
+        log = "step,onset\n1,0.9\n2,0.8\n3,0.7\n4,0.6\n"  # step 4 was written after the checkpoint
+        k = keep.kept(state, log)
+        self.assertNotIn("optimizer", k)
+        self.assertEqual(k["log"], "step,onset\n1,0.9\n2,0.8\n3,0.7\n")
+
+        torch.manual_seed(1)
+        net2, opt2, sched2 = run()
+        self.assertEqual(train.restore(k, net2, opt2, sched2), (3, 0.5, 12.0))
+        for (name, a), b in zip(net.state_dict().items(), net2.state_dict().values()):
+            self.assertTrue(torch.equal(a, b), name)
+        self.assertEqual(opt2.param_groups[0]["lr"], 5e-4)
+        self.assertEqual(sched2.get_last_lr(), [5e-4])
+        self.assertEqual(len(opt2.state), 0)
+        # With the optimiser's state (a run's own checkpoint), Adam goes on where it was.
+        net3, opt3, sched3 = run()
+        train.restore(state, net3, opt3, sched3)
+        self.assertEqual(len(opt3.state), len(opt.state))
+
+
+if __name__ == "__main__":
+    unittest.main()
