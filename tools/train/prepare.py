@@ -11,7 +11,9 @@ and how big it is.
 - --maestro: a MAESTRO copy with audio (`<year>/<name>.wav|.flac` beside the `.midi`): its recordings are used
   instead of rendering (renderer name `maestro`).
 - --renderers: SoundFonts played by fluidsynth (Debian `fluidsynth`, `fluid-soundfont-gm`,
-  `musescore-general-soundfont`), sustain and soft pedal included as the MIDI has them.
+  `musescore-general-soundfont`), sustain and soft pedal included as the MIDI has them; `salamander`: the
+  Salamander Grand's samples played by sampler.py (`--samples DIR`, fetched once by
+  `python -m tools.train.sampler fetch`), sustain included.
 - --hours: stop after this much audio per split and renderer (pieces in the CSV's order), for small runs.
 - --max-seconds: render only the first S seconds of each piece (quick experiments and the CI smoke test).
 - --maps-synth: a checkout of github:jongwook/onsets-and-frames (its data/MAPS/flac and data/MAPS/tsv/matched):
@@ -124,10 +126,22 @@ def truncate_midi(midi, seconds, out):
     out_file.save(out)
 
 
-def render(midi, renderer, maestro=None, audio_filename=None, max_seconds=None):
-    """The piece's audio: rendered by fluidsynth with the renderer's SoundFont, or the user's recording (its
-    first `max_seconds`, when given; `midi` is then already cut to them)."""
+SAMPLER = "salamander"
+# The sampler's pianos by sample folder, so that each sample is read once per run.
+_pianos = {}
+
+
+def render(midi, renderer, maestro=None, audio_filename=None, max_seconds=None, samples=None):
+    """The piece's audio: rendered by fluidsynth with the renderer's SoundFont or by the sampler from the
+    `samples` folder, or the user's recording (its first `max_seconds`, when given; `midi` is then already cut
+    to them)."""
     import soundfile as sf
+    if renderer == SAMPLER:
+        from tools.train import labels, sampler
+        notes, sustain = labels.read_midi(midi)
+        end = max([off for _, off, _, _ in notes] + [up for _, up in sustain] + [0.0]) + 1.0  # and the last tail
+        piano = _pianos.setdefault(samples, sampler.Piano(samples, SAMPLE_RATE))
+        return piano.render(notes, sustain, min(end, max_seconds or math.inf))
     if renderer == "maestro":
         base = os.path.splitext(os.path.join(maestro, audio_filename))[0]
         for ext in (".wav", ".flac"):
@@ -230,6 +244,7 @@ def main(argv=None):
     ap.add_argument("--cache", default=default_cache())
     ap.add_argument("--split", default="train,validation")
     ap.add_argument("--renderers", default="fluidr3,musescore")
+    ap.add_argument("--samples", help="the sampler's samples (default: python -m tools.train.sampler's folder)")
     ap.add_argument("--hours", type=float, help="at most this much audio per split and renderer")
     ap.add_argument("--max-seconds", type=float, help="render only the first S seconds of each piece")
     ap.add_argument("--maps-synth", metavar="CHECKOUT",
@@ -241,12 +256,16 @@ def main(argv=None):
         print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")
         return
     renderers = ["maestro"] if args.maestro else [r for r in args.renderers.split(",") if r]
+    from tools.train import sampler
+    samples = args.samples or sampler.default_dir()
     for r in renderers:
-        if r != "maestro" and r not in SOUNDFONTS:
-            sys.exit(f"error: unknown renderer '{r}' (known: {', '.join(SOUNDFONTS)})")
-        if r != "maestro" and not os.path.exists(SOUNDFONTS[r]):
+        if r != "maestro" and r != SAMPLER and r not in SOUNDFONTS:
+            sys.exit(f"error: unknown renderer '{r}' (known: {', '.join([*SOUNDFONTS, SAMPLER])})")
+        if r in SOUNDFONTS and not os.path.exists(SOUNDFONTS[r]):
             sys.exit(f"error: {SOUNDFONTS[r]} is missing (apt-get install fluid-soundfont-gm musescore-general-soundfont)")
-    if any(r != "maestro" for r in renderers) and not shutil.which("fluidsynth"):
+        if r == SAMPLER and not os.path.isdir(samples):
+            sys.exit(f"error: no samples in {samples} (python -m tools.train.sampler fetch --dir {samples})")
+    if any(r in SOUNDFONTS for r in renderers) and not shutil.which("fluidsynth"):
         sys.exit("error: fluidsynth is missing (apt-get install fluidsynth)")
     rows = read_csv(args.midi)
     jobs = plan(rows, args.split.split(","), renderers, args.hours)
@@ -266,7 +285,7 @@ def main(argv=None):
                 os.replace(cut + ".part", cut)
             midi = cut
         if not os.path.exists(out):
-            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"], args.max_seconds))
+            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"], args.max_seconds, samples))
         manifest.append({"split": split, "renderer": renderer, "midi": os.path.abspath(midi),
                          "audio": os.path.relpath(out, args.cache), "duration": duration})
         done_s += duration
