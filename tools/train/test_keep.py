@@ -1,4 +1,6 @@
 """The kept part of a run (keep.py) and a run restored from it (train.restore)."""
+import os
+import tempfile
 import unittest
 
 from tools.train.testing import requires
@@ -45,6 +47,21 @@ class Keep(unittest.TestCase):
         net3, opt3, sched3 = run()
         train.restore(state, net3, opt3, sched3)
         self.assertEqual(len(opt3.state), len(opt.state))
+
+    def test_what_is_not_a_run_state_gets_a_clear_error(self):
+        import torch
+        from tools.train import train
+        with tempfile.TemporaryDirectory() as d:
+            weights_only = os.path.join(d, "best.pt")
+            torch.save({"model": {}, "size": "tiny"}, weights_only)
+            garbage = os.path.join(d, "notes.txt")
+            with open(garbage, "w") as f:
+                f.write("not a checkpoint")
+            for path, says in [(os.path.join(d, "missing.pt"), "does not exist"), (garbage, "not a PyTorch file"),
+                               (weights_only, "lacks scheduler, step")]:
+                with self.assertRaises(SystemExit) as e:
+                    train.load_state(path)
+                self.assertIn(says, str(e.exception))
 
 
 if __name__ == "__main__":

@@ -212,6 +212,21 @@ def validate(net, fe, sets, header):
     return out
 
 
+def load_state(path, device="cpu"):
+    """A run's checkpoint or a kept state (keep.py), or a clear error saying what the file is not."""
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: {path} does not exist")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as e:  # noqa: BLE001 (any unreadable file gets the same message)
+        raise SystemExit(f"error: {path} is not a PyTorch file ({type(e).__name__})") from None
+    missing = [k for k in ("model", "scheduler", "step", "size") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise SystemExit(f"error: {path} is not a checkpoint of tools/train/train.py nor a state kept by "
+                         f"tools/train/run.sh keep (it lacks {', '.join(missing)}; best.pt holds weights only)")
+    return state
+
+
 def restore(state, net, opt, sched):
     """Loads a checkpoint's or a kept state's weights, schedule and random state into the run; returns (step,
     best validation score, elapsed seconds). Without the optimiser's state, Adam starts afresh at the
@@ -282,7 +297,7 @@ def main(argv=None):
     source = ckpt_path if os.path.exists(ckpt_path) else args.resume_from
     state = {}
     if source:
-        state = torch.load(source, map_location=device, weights_only=False)
+        state = load_state(source, device)
         if state["size"] != args.size:
             raise SystemExit(f"error: {source} is a '{state['size']}' network; resume with --size {state['size']}")
         step, best, wall = restore(state, net, opt, sched)
