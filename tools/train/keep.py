@@ -28,7 +28,7 @@ def kept(state, log_text):
 
 
 def main(argv=None):
-    import torch
+    from tools.train.train import load_state
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", help="a training run's folder (checkpoint.pt, log.csv)")
     ap.add_argument("out")
@@ -36,7 +36,7 @@ def main(argv=None):
     path = os.path.join(args.run, "checkpoint.pt")
     if not os.path.exists(path):
         raise SystemExit(f"error: {path} is missing: keep takes the folder of a run of tools/train/train.py")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_state(path)
     log_path = os.path.join(args.run, "log.csv")
     log_text = open(log_path).read() if os.path.exists(log_path) else ""
     save(args.out, kept(state, log_text))
