@@ -4,7 +4,7 @@
 # recordings, in one run: the reference at its own 8 s segment hop (what every ratio is against) and at our
 # default hop, our runners at the default hop, the CLI at the reference's hop, then the "Faster" mode of each,
 # then the CLI and the page with an Onsets & Frames network of the 2019 size (seeded weights from tools/oaf/export.py: the
-# same graph and cost as a trained one, for speed only), and the CLI with the shipped small O&F model.
+# same graph and cost as a trained one, for speed only), and the CLI and the page with the shipped small O&F model.
 # Prints times (native: the faster of two runs), ratios to the reference, real-time factors and peak memory.
 # Not a test: numbers on a noisy machine are compared within one run.
 #   bench/run.sh [AUDIO ...]     (default: the 69 s maps-dev piece)
@@ -66,4 +66,5 @@ for f in "${files[@]}"; do
   row cli-oaf "$(fastest run_cli --model "$out/oaf-2019.pscb")" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
   row wasm-2-oaf "$(browser 2 "model=$out/oaf-2019.pscb")" "$ref_s" "-"
   row cli-oaf-small "$(fastest run_cli --model models/oaf-small.pscb)" "$ref_s" "$(( $(cat "$out/cli.mem") / 1024 ))"
+  row wasm-2-oaf-small "$(browser 2 model=models/oaf-small.pscb)" "$ref_s" "-"
 done

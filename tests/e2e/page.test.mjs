@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  cli, root, shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes, offerTinyOaf, tinyOaf,
+  cli, root, shared, withBrowser, serve, openPage, transcribeIn, cliNotes, midiNotes, assertSameNotes,
 } from './helpers.mjs';
 
 const audio = path.join(shared, 'data/stereo-44k/madmom_stereo_sample.wav');
@@ -179,30 +179,35 @@ test('playback: the original plays from the file, the transcription on the sampl
   assert.deepEqual(errors, []);
 });
 
-// The picker lists the site's models; here the site also offers the engine's Onsets & Frames parity network
-// (tests/fixtures/oaf-tiny.pscb: seeded weights, 82 notes on this clip), which must transcribe as the CLI
-// does with it; the choice survives a reload, and Transkun comes back when picked.
-test('the model picker runs an Onsets & Frames bundle like the CLI, and switches back', { timeout: 900_000 }, async () => {
+// The picker lists the site's models: Transkun V2 first, then the fast Onsets & Frames model trained here
+// (models/oaf-small.pscb), each labelled with its size, its description (models/models.json) and the note F1 its
+// bundle states (`pianoscribe info --json`). The O&F model must transcribe as the CLI does with it; the choice
+// survives a reload, and Transkun comes back when picked.
+test('the model picker offers the fast Onsets & Frames model, runs it like the CLI, and switches back', { timeout: 900_000 }, async () => {
   const context = await session.browser.newContext({ serviceWorkers: 'block' });
-  await offerTinyOaf(context);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(await serve());
   await page.waitForSelector('#engine-line[data-family="transkun-v2"]', { timeout: 180_000 });
   assert.deepEqual(await page.$$eval('#model option', (os) => os.map((o) => o.value)),
-    ['transkun-v2.pscb', 'oaf-tiny.pscb']);
-  // The figure is the bundle's own (its provenance, as `pianoscribe info --json` reads it).
-  const info = JSON.parse(execFileSync(cli, ['info', '--json'], { encoding: 'utf8' }));
-  const f1 = (info.provenance.scores['maps-dev'].note * 100).toFixed(1);
-  assert.equal(await page.textContent('#model option:first-child'),
-    `Transkun V2 (14.9 MB; the most accurate; ${f1}% of notes right on test recordings)`);
-  await page.selectOption('#model', 'oaf-tiny.pscb');
+    ['transkun-v2.pscb', 'oaf-small.pscb']);
+  const listed = JSON.parse(fs.readFileSync(path.join(root, 'models/models.json'), 'utf8')).models;
+  const label = (file) => {
+    const m = listed.find((l) => l.file === file);
+    const info = JSON.parse(execFileSync(cli, ['info', '--json', '--model', path.join(root, 'models', file)], { encoding: 'utf8' }));
+    const f1 = (info.provenance.scores['maps-dev'].note * 100).toFixed(1);
+    return `${m.name} (${(info.bytes / 1e6).toFixed(1)} MB; ${m.about}; ${f1}% of notes right on test recordings)`;
+  };
+  assert.equal(await page.textContent('#model option:first-child'), label('transkun-v2.pscb'));
+  assert.match(label('transkun-v2.pscb'), /^Transkun V2 \(14\.9 MB; the most accurate; \d+\.\d% of notes right/);
+  assert.equal(await page.textContent('#model option:nth-child(2)'), label('oaf-small.pscb'));
+  await page.selectOption('#model', 'oaf-small.pscb');
   await page.waitForSelector('#engine-line[data-family="onsets-frames"]', { timeout: 180_000 });
   assert.ok(await page.isDisabled('#fast'), 'an Onsets & Frames model has no Faster mode');
   const r = await transcribeIn(page, audio);
   assert.ok(r.midi, `the page did not transcribe it: ${r.message}`);
-  assertSameNotes('O&F', midiNotes(r.midi), cliNotes(audio, ['--model', tinyOaf]));
+  assertSameNotes('O&F', midiNotes(r.midi), cliNotes(audio, ['--model', path.join(root, 'models/oaf-small.pscb')]));
   await page.reload();
   await page.waitForSelector('#engine-line[data-family="onsets-frames"]', { timeout: 180_000 });
   await page.selectOption('#model', 'transkun-v2.pscb');
