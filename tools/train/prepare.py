@@ -4,7 +4,7 @@ written under a temporary name and renamed when complete), with progress, and it
 and how big it is.
 
   python -m tools.train.prepare [--split train,validation] [--renderers fluidr3,musescore] [--hours H]
-                                [--max-seconds S] [--cache DIR] [--midi DIR] [--maestro DIR]
+                                [--max-seconds S] [--cache DIR] [--midi DIR] [--maestro DIR] [--jobs N]
   python -m tools.train.prepare --maps-synth CHECKOUT [--maps-list FILE] [--cache DIR]
 
 - --midi: MAESTRO's MIDI and CSV in its standard layout (default: ../shared/data/maestro-v2-midi).
@@ -170,6 +170,15 @@ def write_flac(path, audio):
     os.replace(tmp, path)
 
 
+def render_task(task):
+    """Renders one cache file unless it is there (a finished file is kept): a process pool's unit of work.
+    Returns the piece's duration, for the progress line."""
+    out, midi, renderer, maestro, audio_filename, max_seconds, samples, duration = task
+    if not os.path.exists(out):
+        write_flac(out, render(midi, renderer, maestro, audio_filename, max_seconds, samples))
+    return duration
+
+
 def size_of(folder):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs) if os.path.isdir(folder) else 0
 
@@ -247,6 +256,7 @@ def main(argv=None):
     ap.add_argument("--samples", help="the sampler's samples (default: python -m tools.train.sampler's folder)")
     ap.add_argument("--hours", type=float, help="at most this much audio per split and renderer")
     ap.add_argument("--max-seconds", type=float, help="render only the first S seconds of each piece")
+    ap.add_argument("--jobs", type=int, default=1, help="pieces rendered at a time, one process each")
     ap.add_argument("--maps-synth", metavar="CHECKOUT",
                     help="add the listed MAPS sampled-piano recordings from a checkout of jongwook/onsets-and-frames")
     ap.add_argument("--maps-list", default=os.path.join(ROOT, "..", "shared", "data", "maps-synth-train.txt"))
@@ -271,8 +281,8 @@ def main(argv=None):
     jobs = plan(rows, args.split.split(","), renderers, args.hours)
     total = sum(min(float(r["duration"]), args.max_seconds or math.inf) for _, _, r in jobs)
     print(f"cache: {args.cache} ({size_of(args.cache) / 1e9:.2f} GB now); {len(jobs)} files, {total / 3600:.1f} h of audio")
-    manifest, done_s, started = [], 0.0, time.time()
-    for i, (split, renderer, row) in enumerate(jobs):
+    manifest, tasks = [], []
+    for split, renderer, row in jobs:
         out = output_path(args.cache, split, renderer, row, args.max_seconds)
         midi = os.path.join(args.midi, row["midi_filename"])
         duration = min(float(row["duration"]), args.max_seconds or math.inf)
@@ -284,15 +294,23 @@ def main(argv=None):
                 truncate_midi(midi, args.max_seconds, cut + ".part")
                 os.replace(cut + ".part", cut)
             midi = cut
-        if not os.path.exists(out):
-            write_flac(out, render(midi, renderer, args.maestro, row["audio_filename"], args.max_seconds, samples))
+        tasks.append((out, midi, renderer, args.maestro, row["audio_filename"], args.max_seconds, samples, duration))
         manifest.append({"split": split, "renderer": renderer, "midi": os.path.abspath(midi),
                          "audio": os.path.relpath(out, args.cache), "duration": duration})
+    done_s, started = 0.0, time.time()
+    pool = None
+    if args.jobs > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("fork").Pool(args.jobs)
+    results = pool.imap_unordered(render_task, tasks) if pool else map(render_task, tasks)
+    for i, duration in enumerate(results):
         done_s += duration
         rate = done_s / max(time.time() - started, 1e-9)
         eta = (total - done_s) / rate if rate > 0 else 0
         print(f"\r[{i + 1}/{len(jobs)}] {done_s / 3600:.2f} of {total / 3600:.2f} h, ETA {eta / 60:.0f} min ",
               end="", flush=True)
+    if pool:
+        pool.close()
     print()
     manifest = write_manifest(args.cache, manifest)
     print(f"cache: {args.cache}, {size_of(args.cache) / 1e9:.2f} GB; manifest.json lists {len(manifest)} files")

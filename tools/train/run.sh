@@ -8,8 +8,11 @@
 #   tools/train/run.sh setup             only make the venv
 #   tools/train/run.sh all OUT [...]     the whole chain: prepare, train, export, calibrate, maps-dev scores
 #                                        (tools/train/pipeline.sh)
+#   tools/train/run.sh device pack|run|unpack ...   a run on a lent GPU machine (tools/train/device.sh; no venv:
+#                                        the machine has PyTorch and no network)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+[ "${1:-}" != device ] || { shift; exec "$here/device.sh" "$@"; }
 root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
 requirements=("torch==2.11.0" "onnx==1.23.*" "onnxruntime" "librosa==0.11.*" "soundfile" "soxr" "mido" "mir_eval"

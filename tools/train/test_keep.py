@@ -48,6 +48,29 @@ class Keep(unittest.TestCase):
         train.restore(state, net3, opt3, sched3)
         self.assertEqual(len(opt3.state), len(opt.state))
 
+    def test_parts_join_to_the_kept_state_in_fp32_and_a_missing_part_is_named(self):
+        import torch
+        from tools.oaf import network
+        from tools.train import keep
+        torch.manual_seed(0)
+        net = network.OnsetsAndFrames("tiny", n_mels=16)
+        state = {"model": net.state_dict(), "step": 7, "size": "tiny", "log": "step\n7\n"}
+        with tempfile.TemporaryDirectory() as d:
+            paths = keep.write_parts(state, d, 50_000)
+            self.assertGreater(len(paths), 2)  # the tiny network's 124 k weights in fp16 need several parts
+            self.assertTrue(all(os.path.getsize(p) <= 50_000 for p in paths))
+            back = keep.join_parts(d)
+            self.assertEqual((back["step"], back["size"], back["log"]), (7, "tiny", "step\n7\n"))
+            for name, a in state["model"].items():
+                b = back["model"][name]
+                self.assertEqual(b.dtype, a.dtype, name)
+                # fp16 keeps 11 significant bits
+                self.assertTrue(torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-6), name)
+            os.remove(paths[1])
+            with self.assertRaises(SystemExit) as e:
+                keep.join_parts(d)
+            self.assertIn("a part is missing", str(e.exception))
+
     def test_what_is_not_a_run_state_gets_a_clear_error(self):
         import torch
         from tools.train import train

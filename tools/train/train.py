@@ -6,6 +6,7 @@ frames, a velocity loss on labelled onsets only, Adam, gradient clipping, a deca
   python -m tools.train.train --out DIR [--size small|2018|2019] [--steps N] [--batch 8] [--device cpu|cuda]
         [--cache DIR] [--lr 6e-4] [--lr-decay 0.98 --lr-decay-steps 10000] [--clip 3] [--seconds 20]
         [--checkpoint-every 500] [--validate-every 2000] [--validation-pieces 4] [--seed 0] [--resume-from FILE]
+        [--workers N] [--hours H]
 
 DIR holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted
 run resumes from it with the same model, optimiser, schedule, step and random state), `best.pt` (the best
@@ -133,6 +134,45 @@ class Prefetch:
         if error is not None:
             raise error
         return batch
+
+
+# What the worker processes of ParallelBatches make batches of, set before they are forked (a process pool
+# pickles the function it runs, and a module-level one pickles by name).
+_BATCH_ARGS = None
+
+
+def _batch_of_step(step):
+    return make_batch(*_BATCH_ARGS, step)
+
+
+class ParallelBatches:
+    """Prefetch's batches made by `workers` forked processes, for a GPU that trains faster than one core
+    makes examples. Each batch is still a function of (seed, step) alone, so the run is the one a single
+    thread would give; at most `depth` batches per worker wait, so memory stays bounded."""
+
+    def __init__(self, pieces, seconds, size, seed, first, last, workers, depth=2):
+        import collections
+        import multiprocessing
+        global _BATCH_ARGS
+        _BATCH_ARGS = (pieces, seconds, size, seed)
+        self.pool = multiprocessing.get_context("fork").Pool(workers)
+        self.pending = collections.deque()
+        self.steps = iter(range(first, last + 1))
+        for _ in range(workers * depth):
+            self._submit()
+
+    def _submit(self):
+        step = next(self.steps, None)
+        if step is not None:
+            self.pending.append(self.pool.apply_async(_batch_of_step, (step,)))
+
+    def next(self):
+        batch = self.pending.popleft().get()
+        self._submit()
+        return batch
+
+    def close(self):
+        self.pool.terminate()
 
 
 def losses(outputs, targets):
@@ -282,11 +322,20 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume-from", metavar="FILE",
                     help="without OUT/checkpoint.pt, go on from this kept state (tools/train/keep.py)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes that make the batches (default 1: a thread beside the training loop)")
+    ap.add_argument("--hours", type=float,
+                    help="stop after this many hours of this invocation (validating and checkpointing first), "
+                         "so that a run fits a machine lent for a while; --steps still bounds it")
     args = ap.parse_args(argv)
+    if args.workers < 1:
+        raise SystemExit("error: --workers takes 1 or more")
 
     os.makedirs(args.out, exist_ok=True)
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 matrix products: the LSTMs' and fully connected layers'
     torch.manual_seed(args.seed)  # before the network, whose initial weights are drawn here
     net = network.OnsetsAndFrames(args.size).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
@@ -339,8 +388,12 @@ def main(argv=None):
     def elapsed():
         return wall + time.time() - started
 
-    batches = Prefetch(lambda s: make_batch(train, args.seconds, args.batch, args.seed, s), step + 1, args.steps)
-    while step < args.steps:
+    if args.workers > 1:
+        batches = ParallelBatches(train, args.seconds, args.batch, args.seed, step + 1, args.steps, args.workers)
+    else:
+        batches = Prefetch(lambda s: make_batch(train, args.seconds, args.batch, args.seed, s), step + 1, args.steps)
+    last = args.steps
+    while step < last:
         audio, targets = batches.next()
         audio = torch.from_numpy(audio).to(device)
         targets = [torch.from_numpy(t).to(device) for t in targets]
@@ -355,13 +408,15 @@ def main(argv=None):
         sched.step()
         step += 1
         seen += args.batch
+        if args.hours is not None and time.time() - started >= args.hours * 3600:
+            last = step  # this step ends the run as the last of --steps would: validated and checkpointed
         rate = seen / max(time.time() - started, 1e-9)
         eta = (args.steps - step) * args.batch / rate
         print(f"\rstep {step}/{args.steps}  loss {loss.item():.4f} (onset {parts['onset'].item():.4f}, frame "
               f"{parts['frame'].item():.4f})  {rate:.2f} examples/s, ETA {eta / 3600:.1f} h ", end="", flush=True)
         row = [step] + [round(parts[k].item(), 6) for k in ("onset", "offset", "frame", "velocity")]
         row += [sched.get_last_lr()[0], round(elapsed(), 1)]
-        if step % args.validate_every == 0 or step == args.steps:
+        if step % args.validate_every == 0 or step == last:
             scores = validate(net, fe, sets, header)
             note, with_off = scores["validation"][0.5]
             # The onset threshold that does best on validation (never chosen on maps-dev, the report set).
@@ -388,8 +443,10 @@ def main(argv=None):
                                                           "provenance": {**provenance, **latest}})
         writer.writerow(row)
         log.flush()
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if step % args.checkpoint_every == 0 or step == last:
             checkpoint()
+    if args.workers > 1:
+        batches.close()
     print()
     log.close()
 
