@@ -95,7 +95,9 @@ run)
   [ "$device" = cpu ] || "$python" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))"
   cores=$(nproc)
   mkdir -p "$work/midi"
-  tar -xJf "$pack/midi.tar.xz" -C "$work/midi"
+  # (Python's tarfile, not tar: the machine's image may lack xz)
+  "$python" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+    "$pack/midi.tar.xz" "$work/midi"
   prep=("$python" -m tools.train.prepare --midi "$work/midi" --cache "$work/cache" --renderers salamander
     --samples "$pack/samples" --jobs "$cores")
   "${prep[@]}" --split train "${render[@]}"

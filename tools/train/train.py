@@ -6,7 +6,7 @@ frames, a velocity loss on labelled onsets only, Adam, gradient clipping, a deca
   python -m tools.train.train --out DIR [--size small|2018|2019] [--steps N] [--batch 8] [--device cpu|cuda]
         [--cache DIR] [--lr 6e-4] [--lr-decay 0.98 --lr-decay-steps 10000] [--clip 3] [--seconds 20]
         [--checkpoint-every 500] [--validate-every 2000] [--validation-pieces 4] [--seed 0] [--resume-from FILE]
-        [--workers N] [--hours H]
+        [--restart-schedule] [--workers N] [--hours H]
 
 DIR holds `checkpoint.pt` (written every --checkpoint-every steps and at the end, atomically: an interrupted
 run resumes from it with the same model, optimiser, schedule, step and random state), `best.pt` (the best
@@ -322,6 +322,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume-from", metavar="FILE",
                     help="without OUT/checkpoint.pt, go on from this kept state (tools/train/keep.py)")
+    ap.add_argument("--restart-schedule", action="store_true",
+                    help="with --resume-from: the learning rate starts again at --lr and decays by --lr-decay every "
+                         "--lr-decay-steps steps from there, instead of going on with the kept schedule")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes that make the batches (default 1: a thread beside the training loop)")
     ap.add_argument("--hours", type=float,
@@ -350,6 +353,11 @@ def main(argv=None):
         if state["size"] != args.size:
             raise SystemExit(f"error: {source} is a '{state['size']}' network; resume with --size {state['size']}")
         step, best, wall = restore(state, net, opt, sched)
+        if source != ckpt_path and args.restart_schedule:
+            # The kept weights go on under a schedule of this command's own (an annealing stretch, say).
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] = args.lr
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.lr_decay_steps, gamma=args.lr_decay)
         if source != ckpt_path:
             # best.pt is not kept, so the first validation here writes one (the kept weights may be past it).
             best = -1.0
