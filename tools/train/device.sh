@@ -14,7 +14,7 @@
 #         run(command="tools/train/device.sh run", carry=[".device"], timeout_s=600)
 #       installs the wheels, renders the MIDI with the sampler on every core, trains with --device cuda and
 #       batches made by every core until the minutes are up (validating and checkpointing), and writes the kept
-#       state (fp16 weights, step, schedule, log) as parts of at most 16 MB, and log.csv, into $OUT.
+#       state (fp16 weights, step, schedule, log) as parts of at most 16 MB, log.csv and device.log into $OUT.
 #   tools/train/device.sh unpack FILES_AT OUT_DIR
 #       here: the parts that came back -> OUT_DIR/kept.pt (fp32) and OUT_DIR/log.csv; then
 #         tools/train/run.sh export --checkpoint OUT_DIR/kept.pt --out X.pscb   (and calibrate, as pipeline.sh)
@@ -82,6 +82,7 @@ run)
   done
   start=$(date +%s)
   out="${OUT:?OUT names the folder whose files come back (the device tool sets it)}"
+  exec > >(tee -a "$out/device.log") 2>&1  # the whole output comes back too (the call's reply keeps its end)
   [ -d "$pack/wheels" ] || { echo "error: $pack is missing: run 'tools/train/device.sh pack' here and carry .device" >&2; exit 1; }
   work="${DEVICE_WORK:-/tmp/pianoscribe-device}"
   python="${PYTHON:-python3}"
