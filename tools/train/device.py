@@ -50,6 +50,7 @@ def pack_samples(samples, out, quality):
     import soundfile as sf
     import soxr
     os.makedirs(out, exist_ok=True)
+    piano = sampler.Piano(samples, prepare.SAMPLE_RATE)  # only to find each sample's file as the sampler does
     count = 0
     for layer in range(1, sampler.LAYERS + 1):
         for key in range(sampler.LOWEST, sampler.HIGHEST + 1, 3):
@@ -58,8 +59,7 @@ def pack_samples(samples, out, quality):
             if os.path.exists(dest):
                 count += 1
                 continue
-            audio, rate = sf.read(sampler.Piano(samples, prepare.SAMPLE_RATE).path(key, layer), dtype="float32",
-                                  always_2d=True)
+            audio, rate = sf.read(piano.path(key, layer), dtype="float32", always_2d=True)
             audio = soxr.resample(audio.mean(axis=1), rate, prepare.SAMPLE_RATE, quality="HQ")
             sf.write(dest + ".part", audio, prepare.SAMPLE_RATE, format="OGG", subtype="VORBIS",
                      compression_level=quality)

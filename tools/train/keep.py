@@ -21,24 +21,32 @@ from tools.train.runs import save
 KEPT = ("model", "scheduler", "torch_rng", "step", "best", "wall_seconds", "size", "latest", "provenance")
 
 
+def weights_as(model, cast):
+    """A state dict with `cast` (e.g. torch.Tensor.half) applied to its floating-point tensors only (the
+    batch norms' counters stay integers)."""
+    return {k: cast(v) if v.is_floating_point() else v for k, v in model.items()}
+
+
 def kept(state, log_text):
     """The kept part of a checkpoint's `state`, with the run's log (the text of log.csv) up to its step."""
+    import torch
     out = {k: state[k] for k in KEPT if k in state}
-    out["model"] = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}
+    out["model"] = weights_as(state["model"], torch.Tensor.float)
     lines = log_text.splitlines(keepends=True)
     rows = [line for line in lines[1:] if line.strip() and int(line.split(",")[0]) <= state["step"]]
     out["log"] = "".join(lines[:1] + rows)
     return out
 
 
-PART = "kept.pt.{:03d}"
+PREFIX = "kept.pt."
+PART = PREFIX + "{:03d}"
 
 
 def write_parts(state, folder, part_bytes):
     """`state` with its weights in fp16, serialised and cut into files of at most `part_bytes` in `folder`
     (a GPU machine lent through the device tool sends back files of at most 16 MiB). Returns their paths."""
     import torch
-    half = dict(state, model={k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()})
+    half = dict(state, model=weights_as(state["model"], torch.Tensor.half))
     buf = io.BytesIO()
     torch.save(half, buf)
     data = buf.getvalue()
@@ -56,19 +64,22 @@ def write_parts(state, folder, part_bytes):
 def join_parts(folder):
     """The state that write_parts cut into `folder`, with fp32 weights; a clear error if a part is missing."""
     import torch
-    names = sorted(n for n in os.listdir(folder) if n.startswith(PART[:8]) and n[8:].isdigit())
+    names = sorted(n for n in os.listdir(folder) if n.startswith(PREFIX) and n[len(PREFIX):].isdigit())
     if not names:
         raise SystemExit(f"error: {folder} holds no {PART.format(0)}: it takes the parts that keep --parts wrote")
     expected = [PART.format(i) for i in range(len(names))]
     if names != expected:
         raise SystemExit(f"error: {folder} holds {', '.join(names)}: a part is missing (expected {expected})")
-    data = b"".join(open(os.path.join(folder, n), "rb").read() for n in names)
+    data = bytearray()
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            data += f.read()
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        state = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 (a cut or damaged transfer)
         raise SystemExit(f"error: the parts in {folder} do not make a PyTorch file ({type(e).__name__}): "
                          "one is cut short or damaged") from None
-    state["model"] = {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()}
+    state["model"] = weights_as(state["model"], torch.Tensor.float)
     return state
 
 

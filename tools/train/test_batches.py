@@ -49,7 +49,6 @@ class Batches(unittest.TestCase):
                 self.assertTrue(np.array_equal(a[1][i], b[1][i]), f"labels {i} of step {step}")
         self.assertFalse(np.array_equal(serial[0][0], serial[1][0]))  # the steps' batches differ
 
-
     def test_a_kept_state_goes_on_under_a_restarted_schedule(self):
         import csv
         import torch

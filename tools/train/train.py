@@ -135,6 +135,9 @@ class Prefetch:
             raise error
         return batch
 
+    def close(self):
+        pass  # the thread is a daemon: it ends with the process
+
 
 # What the worker processes of ParallelBatches make batches of, set before they are forked (a process pool
 # pickles the function it runs, and a module-level one pickles by name).
@@ -453,8 +456,7 @@ def main(argv=None):
         log.flush()
         if step % args.checkpoint_every == 0 or step == last:
             checkpoint()
-    if args.workers > 1:
-        batches.close()
+    batches.close()
     print()
     log.close()
 

@@ -44,7 +44,8 @@ def main(argv=None):
         entries = chosen([e for e in json.load(f) if e["split"] == "validation"],
                          args.renderers.split(",") if args.renderers else None, args.hours)
     if not entries:
-        sys.exit(f"error: no validation pieces in {args.cache} (tools/train/run.sh prepare --split validation)")
+        which = f" of renderers {args.renderers}" if args.renderers else ""
+        sys.exit(f"error: no validation pieces{which} in {args.cache} (tools/train/run.sh prepare --split validation)")
     for sub in ("audio", "reference"):
         os.makedirs(os.path.join(args.out, sub), exist_ok=True)
     for e in entries:
