@@ -87,10 +87,16 @@ impl BeatGrid {
         let mut times = self.times.clone();
         let mut downbeat = self.first_downbeat;
         let p0 = self.period(0);
-        // Beats before the first, while a note would fall more than half a sixteenth before the grid.
+        // Beats before the first, while a note would fall more than half a sixteenth before the grid. None
+        // before the recording's start: the beat-aligned MIDI begins there, so a beat before it would shift
+        // every bar line off the played downbeats. A shorter first beat from time 0 takes those notes instead.
         while first < times[0] - 0.125 * p0 {
-            times.insert(0, times[0] - p0);
+            let t = (times[0] - p0).max(0.0);
+            times.insert(0, t);
             downbeat += 1;
+            if t == 0.0 {
+                break;
+            }
         }
         let pn = self.period(self.times.len() as isize - 2);
         while *times.last().unwrap() < last {
@@ -412,6 +418,28 @@ mod tests {
         assert_eq!(g.first_downbeat, 1);
         assert_eq!(g.downbeats(), vec![0.5, 1.5, 3.0, 5.0]);
         assert!(BeatGrid::new(vec![1.0, 1.0], 0, g.meter).is_err());
+    }
+
+    #[test]
+    fn covering_starts_no_beat_before_the_recording() {
+        // A slow first beat at 0.6 s (period 1.8 s) and a note at 0.3 s: a whole period earlier would be -1.2 s,
+        // so the added beat is at 0 (a short pickup beat), and the MIDI's bar lines stay on the downbeats.
+        let g = BeatGrid::new(vec![0.6, 2.4, 4.2, 6.0, 7.8], 0, Meter { beats_per_bar: 2, compound: false })
+            .unwrap()
+            .covering(0.3, 7.0);
+        assert_eq!(g.times, vec![0.0, 0.6, 2.4, 4.2, 6.0, 7.8]);
+        assert_eq!(g.downbeats(), vec![0.6, 4.2, 7.8]);
+        assert!((g.position(0.3) - 0.5).abs() < 1e-12);
+        let notes = [
+            Note { onset: 0.3, offset: 0.6, pitch: 60, velocity: 64 },
+            Note { onset: 0.6, offset: 7.0, pitch: 48, velocity: 64 },
+        ];
+        let t = Transcription { notes: notes.to_vec(), pedals: vec![] };
+        let s = crate::score::arrange(&t, &g, &ScoreOptions::default()).unwrap();
+        let bars = crate::midi::bar_times(&crate::midi::write_score(&s), "test").unwrap();
+        for d in g.downbeats().into_iter().filter(|&d| d < 7.0) {
+            assert!(bars.iter().any(|b| (b - d).abs() < 0.002), "downbeat {d}, bar lines {bars:?}");
+        }
     }
 
     #[test]
