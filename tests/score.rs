@@ -975,3 +975,52 @@ fn decoding_rules_is_its_fit_on_the_training_split() {
     let fitted = best_decoding("rules' slip cost, training split", &set, &rules, decoding_measure, grid, &fitted);
     assert_eq!(fitted, DECODING, "a grid point beats the shipped decoding numbers: update beats::DECODING");
 }
+
+/// The quantiser's grid costs (`score::GRID_COSTS`: what a finer or triplet subdivision of a beat must earn)
+/// are the best point of a grid on asap-train's training split with its annotated beats (so that the beats'
+/// errors play no part), by the mean of the shares of notes whose position in the beat and length equal the
+/// written score's: the shipped costs and each of them halved or doubled. About 3 minutes on 2 cores, so not
+/// part of `./build.sh test`: `cargo test --release --test score grid_costs -- --ignored --nocapture` prints
+/// every point and fails unless none beats the shipped costs by more than `DECODING_TOLERANCE`.
+#[test]
+#[ignore]
+fn grid_costs_are_their_fit_on_the_training_split() {
+    use rayon::prelude::*;
+    use score::{GridCosts, GRID_COSTS};
+    let set: Vec<(Performance, Transcription)> = asap_training_split()
+        .into_iter()
+        .map(|p| {
+            let t = p.transcription();
+            (p, t)
+        })
+        .collect();
+    let measure = |costs: &GridCosts| -> f64 {
+        let each: Vec<f64> = set
+            .par_iter()
+            .map(|(p, t)| {
+                let grid = BeatGrid::new(p.beats.clone(), p.first_downbeat, p.meter()).unwrap();
+                let s = score::arrange_with(t, &grid, &ScoreOptions::default(), costs).unwrap();
+                let a = agreement(p, t, &s);
+                0.5 * (a.onsets + a.values)
+            })
+            .collect();
+        each.iter().sum::<f64>() / set.len() as f64
+    };
+    let mut grid = vec![GRID_COSTS];
+    for f in [0.5, 2.0] {
+        grid.push(GridCosts { halving: GRID_COSTS.halving * f, ..GRID_COSTS });
+        grid.push(GridCosts { triplet: GRID_COSTS.triplet * f, ..GRID_COSTS });
+        grid.push(GridCosts { compound: GRID_COSTS.compound * f, ..GRID_COSTS });
+    }
+    let scored: Vec<(f64, GridCosts)> = grid.into_iter().map(|c| (measure(&c), c)).collect();
+    for (m, c) in &scored {
+        eprintln!("grid costs {c:?}: {m:.4}");
+    }
+    let shipped = scored[0].0;
+    let (best, costs) = scored.iter().max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+    eprintln!("shipped {shipped:.4}, the best {best:.4} over {} performances", set.len());
+    assert!(
+        best - shipped <= DECODING_TOLERANCE,
+        "grid costs {costs:?} score {best:.4}, the shipped ones {shipped:.4}: update score::GRID_COSTS"
+    );
+}

@@ -18,6 +18,7 @@ use crate::notes::{PedalKind, Transcription};
 
 pub use beats::BeatGrid;
 pub use key::{KeySignature, Spelling};
+pub use quantize::{GridCosts, GRID_COSTS};
 
 /// Ticks per quarter note: 48 holds sixteenths (12), thirty-seconds (6), and eighth and sixteenth triplets
 /// (16, 8).
@@ -222,6 +223,11 @@ pub fn from_performance(t: &Transcription, options: &ScoreOptions) -> Result<Sco
 
 /// A score of `t` on a given beat grid (tracked, or annotated): quantisation, hands, key and spelling.
 pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Result<Score> {
+    arrange_with(t, grid, options, &quantize::GRID_COSTS)
+}
+
+/// [`arrange`] with other grid costs (to fit them).
+pub fn arrange_with(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions, costs: &GridCosts) -> Result<Score> {
     if t.notes.is_empty() {
         return Err(Error::Score("there are no notes to write a score of".into()));
     }
@@ -231,7 +237,7 @@ pub fn arrange(t: &Transcription, grid: &BeatGrid, options: &ScoreOptions) -> Re
     let first = t.notes.iter().map(|n| n.onset).fold(f64::INFINITY, f64::min);
     let last = t.notes.iter().map(|n| n.offset).fold(0.0, f64::max);
     let grid = &grid.covering(first, last);
-    let mut placed = quantize::quantize(&t.notes, grid, options);
+    let mut placed = quantize::quantize(&t.notes, grid, options, costs);
     quantize::mark_graces(&t.notes, &mut placed);
     let staves = if options.hands { hands::assign(&placed) } else { hands::by_register(&placed) };
     let mut notes: Vec<ScoreNote> = placed

@@ -34,19 +34,34 @@ const GRACE_INTERVAL: u8 = 12;
 /// one. An even run of fast notes that the grid cannot separate is not an ornament.
 const GRACE_ISOLATION: f64 = 2.5;
 
-/// The subdivisions a beat may take and what each costs (squared beat fractions per beat): plainer grids
-/// first, so that ties go to them.
-fn candidates(compound: bool, options: &ScoreOptions) -> Vec<(u32, f64)> {
+/// What a beat's subdivision costs per onset in it, against how far the snapped onsets move (squared beat
+/// fractions): a finer or triplet grid has to fit that much better to be chosen. The best point of a grid on
+/// asap-train's training split with its annotated beats, by the share of onset positions and note values that
+/// equal the written score's (tests/score.rs `grid_costs_are_their_fit_on_the_training_split`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridCosts {
+    /// Simple meter: each halving of the step (a beat in 2, 4, 8).
+    pub halving: f64,
+    /// Simple meter: a beat in three (triplet eighths); in six costs twice this.
+    pub triplet: f64,
+    /// Compound meter: a beat in three eighths; in six sixteenths costs three times this, a duplet four.
+    pub compound: f64,
+}
+
+pub const GRID_COSTS: GridCosts = GridCosts { halving: 0.001, triplet: 0.0025, compound: 0.001 };
+
+/// The subdivisions a beat may take and what each costs: plainer grids first, so that ties go to them.
+fn candidates(compound: bool, options: &ScoreOptions, costs: &GridCosts) -> Vec<(u32, f64)> {
     let finest = options.subdivisions.max(1);
     let mut out = vec![];
     if compound {
         // A compound beat divides in three eighths (six sixteenths); two is a duplet of dotted eighths.
         out.push((1, 0.0));
-        out.push((3, 0.001));
+        out.push((3, costs.compound));
         if finest >= 4 {
-            out.push((6, 0.003));
+            out.push((6, 3.0 * costs.compound));
         }
-        out.push((2, 0.004));
+        out.push((2, 4.0 * costs.compound));
         return out;
     }
     let mut d = 1;
@@ -54,21 +69,21 @@ fn candidates(compound: bool, options: &ScoreOptions) -> Vec<(u32, f64)> {
     while d <= finest {
         out.push((d, cost));
         d *= 2;
-        cost += 0.001;
+        cost += costs.halving;
     }
     if options.triplets {
-        out.push((3, 0.0025));
+        out.push((3, costs.triplet));
         if finest >= 4 {
-            out.push((6, 0.005));
+            out.push((6, 2.0 * costs.triplet));
         }
     }
     out
 }
 
 /// Snaps `notes` (seconds) onto `grid` (which must cover them: see `BeatGrid::covering`).
-pub fn quantize(notes: &[Note], grid: &BeatGrid, options: &ScoreOptions) -> Vec<Placed> {
+pub fn quantize(notes: &[Note], grid: &BeatGrid, options: &ScoreOptions, costs: &GridCosts) -> Vec<Placed> {
     let beat_ticks = grid.meter.beat_ticks() as f64;
-    let cands = candidates(grid.meter.compound, options);
+    let cands = candidates(grid.meter.compound, options, costs);
     let default_sub = if grid.meter.compound { 3 } else { options.subdivisions.max(1) };
     let finest = cands.iter().map(|c| c.0).max().unwrap_or(1) as f64;
     // Each onset belongs to the beat whose grid can take it: within half the finest step before a beat it
@@ -211,8 +226,10 @@ mod tests {
             note(0.84, 0.99, 71),
             note(1.02, 1.49, 72),
         ];
-        let got: Vec<(u64, u64, bool)> =
-            quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration, p.tuplet)).collect();
+        let got: Vec<(u64, u64, bool)> = quantize(&notes, &grid(false), &opts, &GRID_COSTS)
+            .iter()
+            .map(|p| (p.start, p.duration, p.tuplet))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -233,7 +250,7 @@ mod tests {
         let opts = ScoreOptions::default();
         let notes = [note(0.49, 0.5, 60), note(1.0, 1.01, 62)];
         let got: Vec<(u64, u64)> =
-            quantize(&notes, &grid(false), &opts).iter().map(|p| (p.start, p.duration)).collect();
+            quantize(&notes, &grid(false), &opts, &GRID_COSTS).iter().map(|p| (p.start, p.duration)).collect();
         assert_eq!(got, vec![(48, 48), (96, 48)]);
     }
 
@@ -258,7 +275,7 @@ mod tests {
             note(2.96, 3.0, 64),
             note(3.0, 3.4, 65),
         ];
-        let mut placed = quantize(&notes, &grid(false), &opts);
+        let mut placed = quantize(&notes, &grid(false), &opts, &GRID_COSTS);
         mark_graces(&notes, &mut placed);
         let graces: Vec<bool> = placed.iter().map(|p| p.grace).collect();
         assert_eq!(
@@ -274,7 +291,8 @@ mod tests {
         let opts = ScoreOptions::default();
         // Beat = dotted quarter = 72 ticks; eighths at thirds of a beat.
         let notes = [note(0.0, 0.17, 60), note(0.167, 0.33, 62), note(0.333, 0.5, 64)];
-        let got: Vec<(u64, u64)> = quantize(&notes, &grid(true), &opts).iter().map(|p| (p.start, p.duration)).collect();
+        let got: Vec<(u64, u64)> =
+            quantize(&notes, &grid(true), &opts, &GRID_COSTS).iter().map(|p| (p.start, p.duration)).collect();
         assert_eq!(got, vec![(0, 24), (24, 24), (48, 24)]);
     }
 }
