@@ -3,18 +3,26 @@
 # in a venv of its own, then stamps the model's measured maps-dev scores (models/transkun-v2-maps-dev.json,
 # `pianoscribe eval --json` of the CLI's transcriptions) into its provenance. Re-runnable; the output is
 # byte-for-byte reproducible (check models/SHA256SUMS). `run.sh tradeoff` measures the weight-storage table of
-# models/README.md instead (below).
+# models/README.md instead (below); `run.sh segments` the README's table of shorter segments (segments.py).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${VENV:-$here/.venv}"
-requirements=("transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" "onnx==1.23.*" "onnxruntime" "scipy")
+requirements=("transkun==2.0.1" "torch==2.11.0" "torchaudio==2.11.0" "onnx==1.23.*" "onnxruntime" "scipy"
+              "soundfile" "mido")
 # shellcheck source=../venv.sh
 . "$root/tools/venv.sh"
 ensure_venv "$venv" "${requirements[@]}"
 shared="${SHARED:-$root/../shared}"
 # The scripts are modules of the package `tools` (python -m tools.convert.convert): the root goes on PYTHONPATH.
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+
+# `run.sh segments [--pieces N]`: the checkpoint on one segment cut to a short clip's length against the whole
+# 16 s segment the engine runs (clips of MAESTRO validation MIDI rendered by fluidsynth, as tools/train renders).
+if [ "${1:-}" = segments ]; then
+  shift
+  exec "$venv/bin/python" -m tools.convert.segments --midi "$shared/data/maestro-v2-midi" "$@"
+fi
 
 # `run.sh tradeoff [OUT]`: models/README.md's weight-storage table measured again. The checkpoint converted
 # with each storage, maps-dev's chpn-p14 transcribed by the CLI (release build) with each bundle at the
