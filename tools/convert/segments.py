@@ -14,12 +14,15 @@ training audio), are transcribed by transkun's own PyTorch model as one segment 
 Each layout's onset F1 (mir_eval, 50 ms, offsets ignored) against the MIDI's notes and against the 16 s
 layout's notes, and its network time, are printed per clip and on average.
 
-Usage (tools/convert/run.sh makes the venv): run.sh segments [--pieces N] [--midi DIR]
+Usage (tools/convert/run.sh makes the venv; rendering needs Debian's fluidsynth and fluid-soundfont-gm):
+  tools/convert/run.sh segments [--pieces N] [--seed S] [--threads N]
 """
 import argparse
 import math
 import os
 import random
+import shutil
+import sys
 import tempfile
 import time
 
@@ -113,6 +116,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if not os.path.exists(prepare.SOUNDFONTS["fluidr3"]) or shutil.which("fluidsynth") is None:
+        sys.exit("error: rendering the clips needs fluidsynth and FluidR3 (apt install fluidsynth fluid-soundfont-gm)")
     import soxr
     torch.set_num_threads(args.threads)
     model, _, _ = load_transkun()
