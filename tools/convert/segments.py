@@ -32,8 +32,9 @@ import torch
 from tools.convert.convert import load_transkun
 from tools.train import labels, prepare
 
-SEGMENT_SECONDS = 16.0  # the checkpoint's segment (transkun-v2.md), which the engine always runs
-LEAD_SECONDS = 4.0  # the engine's lead-in at its default 12 s segment hop (segment minus hop)
+# The engine's lead-in at its default segment hop (src/family/transkun/config.rs DEFAULT_SEGMENT_HOP_SECONDS,
+# 12 s): the checkpoint's 16 s segment less that hop.
+LEAD_SECONDS = 4.0
 CLIP_SECONDS = (4.0, 8.0)
 # (name, lead s, tail s or None for zeros up to the whole segment, gain statistics over the 16 s layout)
 LAYOUTS = [
@@ -70,7 +71,7 @@ def statistics(frames):
 
 def transcribe(model, clip, lead, tail, gain16, renormalised):
     """The clip's notes (onset s, offset s, MIDI pitch) from one segment laid out as described above, and the
-    segment's frames and seconds of network and decoding."""
+    segment's frames and the seconds its network and decoding took."""
     from transkun.Util import makeFrame
     fs, hop = model.fs, model.hopSize
     first = math.ceil(lead * fs)
@@ -80,7 +81,7 @@ def transcribe(model, clip, lead, tail, gain16, renormalised):
         y[0, first:first + len(clip)] = torch.from_numpy(clip)
         return makeFrame(y, hop, model.windowSize)
 
-    whole = math.ceil(SEGMENT_SECONDS * fs)
+    whole = math.ceil(model.segmentSizeInSecond * fs)
     total = whole if tail is None else first + len(clip) + math.ceil(tail * fs)
     frames = layout(total)
     renormalised.own = statistics(frames)
@@ -149,7 +150,7 @@ def main(argv=None):
                 print(f"{os.path.basename(midi)[:40]} at {t0:5.1f} s, {length:.0f} s clip, {name:30s} "
                       f"{frames:4d} frames {took:5.2f} s  F1 {r['f1']:.3f}  with the 16 s notes {r['agreement']:.3f}",
                       flush=True)
-    print(f"\n| layout | frames (4 s / 8 s clip) | network s (4 s / 8 s) | onset F1 (4 s / 8 s) | "
+    print(f"\n| layout | frames (4 s / 8 s clip) | seconds, network and decoding (4 s / 8 s) | onset F1 (4 s / 8 s) | "
           f"F1 against the 16 s notes (4 s / 8 s) |\n|---|---|---|---|---|")
     for name, *_ in LAYOUTS:
         each = [[r for r in results if r["layout"] == name and r["length"] == length] for length in CLIP_SECONDS]
